@@ -1,0 +1,167 @@
+"""Source files: reading `.lot` files and `.lotnb` notebooks, comments set aside.
+
+Input: a path (or text).  Output: ``SourceFile`` objects whose ``code`` is the
+text with CRLF turned into LF and every comment replaced by spaces, so that the
+lexer never sees a comment and every line and column stays where the user
+wrote it.  The comments themselves are kept in ``comments`` for the formatter.
+A notebook yields one ``SourceFile`` per LoT code cell, named ``nb.lotnb#cellN``
+with lines counted inside the cell.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lotc.frontend import messages
+from lotc.frontend.diagnostics import Diagnostic, Span
+
+
+@dataclass(frozen=True)
+class Comment:
+    line: int
+    column: int
+    text: str
+    own_line: bool
+
+
+@dataclass
+class SourceFile:
+    name: str
+    text: str
+    code: str = ""
+    comments: list[Comment] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.text = self.text.replace("\r\n", "\n").replace("\r", "\n")
+        self.code, self.comments, self.diagnostics = _set_comments_aside(
+            self.name, self.text
+        )
+        self.lines = self.text.split("\n")
+
+    def line_text(self, line: int) -> str:
+        if 1 <= line <= len(self.lines):
+            return self.lines[line - 1]
+        return ""
+
+
+def _set_comments_aside(name: str, text: str):
+    """Blank out `//`, `--` and `/* */` comments that stand outside strings."""
+    out = list(text)
+    comments: list[Comment] = []
+    diagnostics: list[Diagnostic] = []
+    line, line_start, i, n = 1, 0, 0, len(text)
+
+    def blank(start: int, end: int) -> None:
+        for k in range(start, end):
+            if out[k] != "\n":
+                out[k] = " "
+
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line, line_start = line + 1, i + 1
+            i += 1
+        elif ch in "\"'":
+            i = _skip_string(text, i, ch)
+        elif text.startswith("//", i) or text.startswith("--", i):
+            end = text.find("\n", i)
+            end = n if end == -1 else end
+            own_line = text[line_start:i].strip() == ""
+            comments.append(Comment(line, i - line_start + 1, text[i:end], own_line))
+            blank(i, end)
+            i = end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            column = i - line_start + 1
+            if end == -1:
+                diagnostics.append(
+                    messages.UNTERMINATED_COMMENT.at(
+                        Span.point(name, line, column, 2),
+                        help="close the comment with `*/`",
+                    )
+                )
+                end = n
+            else:
+                end += 2
+            own_line = text[line_start:i].strip() == ""
+            comments.append(Comment(line, column, text[i:end], own_line))
+            blank(i, end)
+            newlines = text.count("\n", i, end)
+            if newlines:
+                line += newlines
+                line_start = text.rfind("\n", i, end) + 1
+            i = end
+        else:
+            i += 1
+    return "".join(out), comments, diagnostics
+
+
+def _skip_string(text: str, start: int, quote: str) -> int:
+    """Index just past the string opened at ``start``; strings end at a line end."""
+    i = start + 1
+    while i < len(text) and text[i] != "\n":
+        if text[i] == "\\" and quote == '"':
+            i += 2
+            continue
+        if text[i] == quote:
+            return i + 1
+        i += 1
+    return i
+
+
+def read_sources(path: Path, display: str) -> tuple[list[SourceFile], list[Diagnostic]]:
+    """Read one `.lot` file or the LoT cells of one `.lotnb` notebook."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        span = Span.point(display, 1, 1)
+        return [], [messages.UNREADABLE_FILE.at(span, path=display, reason=reason)]
+    text = raw.decode("utf-8", errors="replace")
+    if path.suffix.lower() == ".lotnb":
+        return _notebook_cells(text, display)
+    return [SourceFile(display, text)], []
+
+
+def _notebook_cells(text: str, display: str):
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        span = Span.point(display, 1, 1)
+        reason = f"not a notebook ({error})"
+        return [], [messages.UNREADABLE_FILE.at(span, path=display, reason=reason)]
+    cells = document.get("cells", document) if isinstance(document, dict) else document
+    sources = []
+    for number, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
+        if not isinstance(cell, dict) or cell.get("language") != "lot":
+            continue
+        value = cell.get("value", "")
+        if isinstance(value, list):
+            value = "".join(str(part) for part in value)
+        if isinstance(value, str) and value.strip():
+            sources.append(SourceFile(f"{display}#cell{number}", value))
+    return sources, []
+
+
+def collect_paths(arguments: list[str]) -> tuple[list[tuple[Path, str]], list[str]]:
+    """Expand files and folders into (path, display name) pairs, sorted.
+
+    Folders recurse into `*.lot` and `*.lotnb`.  Returns the pairs and the
+    arguments that do not exist.
+    """
+    found: list[tuple[Path, str]] = []
+    missing: list[str] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in (".lot", ".lotnb"):
+                    found.append((child, str(child)))
+        elif path.is_file():
+            found.append((path, argument))
+        else:
+            missing.append(argument)
+    return found, missing
