@@ -152,6 +152,9 @@ EMPTY_BODY = Code("LOT033", "empty-body", E, "{what} has no body")
 ENTITY_NAME_INVALID = Code(
     "LOT034", "invalid-name", E, "`{name}` is not a valid {kind} name"
 )
+MISPLACED_IF_VALUE = Code(
+    "LOT035", "misplaced-if-value", E, "`IF` cannot stand here as a value"
+)
 
 # --- names and types (the checker) --------------------------------------------
 DUPLICATE_ENTITY = Code(
@@ -169,6 +172,14 @@ SESSION_OUTSIDE_SESSION = Code(
     "session-value-outside-session-trigger",
     E,
     "`{word}` only exists in `ON CONNECT`, `ON DISCONNECT` and `ON SUBSCRIBE` actions",
+)
+TIMESTAMP_FORMAT = Code(
+    "LOT105", "invalid-timestamp-format", E, "`{format}` is not a TIMESTAMP format"
+)
+
+# --- configuration of routes, models and rules ------------------------------
+MISPLACED_BLOCK = Code(
+    "LOT201", "misplaced-route-block", E, "`ADD {kind}` cannot stand {place}"
 )
 
 # --- internal ---------------------------------------------------------------

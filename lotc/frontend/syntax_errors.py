@@ -58,6 +58,10 @@ _READABLE = {
 _EXPRESSION_STARTS = frozenset(
     {"NUMBER", "STR", "VARREF", "PAYLOAD", "BOOLEAN", "EMPTY", "GET", "TIMESTAMP"}
 )
+_OPERATOR_NAMES = frozenset(
+    {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "LESSTHAN", "MORETHAN", "AND", "OR"}
+    | {"CONTAINS", "STARTS_WITH", "ENDS_WITH"}
+)
 _STATEMENT_STARTS = frozenset({"SET", "PUBLISH", "KEEP", "CALL", "IF", "TRIGGER"})
 _HEADER_WORDS = ("ON", "INPUT", "DO", "RETURN", "OUTPUT", "DESCRIPTION")
 _FUNCTION_HELP = (
@@ -179,12 +183,18 @@ def _unexpected_token(error: UnexpectedToken, source, chunk, keywords) -> Diagno
             name=chunk.name,
             help="start a new entity in column 0, or remove this line",
         )
-    if "WITH" in expected and token.type in ("STR", "NUMBER", "VARREF", "PAYLOAD"):
-        statement = (
-            "PUBLISH TOPIC"
-            if "PUBLISH" in _line_words(source, token)
-            else "this statement"
+    if re.search(r"(?<![A-Za-z0-9_])IF\s+$", before):
+        return messages.MISPLACED_IF_VALUE.at(
+            Span.point(source.name, token.line, before.rstrip().rfind("IF") + 1, 2),
+            help='SET the value first (`SET "x" WITH IF ... THEN ... ELSE ...`), '
+            "or wrap it in parentheses",
         )
+    statement = " ".join(_line_words(source, token)[:2])
+    if (
+        "WITH" in expected
+        and token.type in ("STR", "NUMBER", "VARREF", "PAYLOAD")
+        and statement in ("PUBLISH TOPIC", "KEEP TOPIC")
+    ):
         return messages.MISSING_WITH.at(
             span, statement=statement, help="write `WITH` before the value"
         )
@@ -298,6 +308,10 @@ def _expected(names) -> str:
         names -= {"CLEANSESSION", "DISCONNECTREASON", "SUBSCRIBETOPIC", "SUBSCRIBEQOS"}
         names -= {"IF"}
         items.append("a value")
+    if len(names & _OPERATOR_NAMES) >= 3:
+        names -= _OPERATOR_NAMES | {"NOT", "AS", "AND_THEN", "EQUAL", "EQUALS"}
+        names = {n for n in names if not n.startswith("__ANON")}
+        items.append("an operator")
     if len(names & _STATEMENT_STARTS) >= 3:
         names -= _STATEMENT_STARTS | {"DELETE", "SWITCH", "LOOP"}
         items.append("a statement")

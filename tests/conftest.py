@@ -1,0 +1,32 @@
+"""Shared test helpers: where the repository and the shared corpus are."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("LOTC_SHARED", REPO.parent / "shared"))
+CORPUS = SHARED / "corpus"
+
+
+def bless_requested() -> bool:
+    """True when LOTC_BLESS=1 asks to rewrite recorded expectations.
+
+    Refused under CI: recorded outputs change only on a developer's machine,
+    where the diff is reviewed before it is committed.
+    """
+    if os.environ.get("LOTC_BLESS") != "1":
+        return False
+    if os.environ.get("CI"):
+        pytest.fail("LOTC_BLESS=1 is refused when CI is set")
+    return True
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.fail(f"the shared corpus is missing: {CORPUS} (set LOTC_SHARED)")
+    return CORPUS
