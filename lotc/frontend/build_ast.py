@@ -18,6 +18,11 @@ from lotc.frontend.expressions import Operator, Prefix, Term, join
 CANONICAL_TYPES = {"STRING", "INT", "DOUBLE", "BOOL", "TIMESTAMP", "ARRAY", "OBJECT"}
 CAST_TYPES = CANONICAL_TYPES | {"BYTES", "JSON"}
 LEGACY_TYPE_NAMES = {"NUMBER": "DOUBLE", "REAL": "DOUBLE", "FLOAT": "DOUBLE"}
+_HEADER_LAYOUTS = {
+    "header_trigger": "lines",
+    "header_do_line": "do-line",
+    "header_define_line": "define-line",
+}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/"}
 
 
@@ -111,9 +116,9 @@ class Builder:
         name = self.entity_name(tree.children[0], "action")
         header = tree.children[1]
         trigger, inputs, layout = None, (), "lines"
-        if header.data == "header_trigger":
+        if header.data in _HEADER_LAYOUTS:
             trigger = self.trigger(self.trees(header.children)[0])
-            layout = self._header_layout(tree, header)
+            layout = _HEADER_LAYOUTS[header.data]
         elif header.data == "header_callable":
             inputs = tuple(self.input_decl(t) for t in self.trees(header.children))
         body = self.block(self.trees(tree.children, "action_body")[0])
@@ -134,15 +139,6 @@ class Builder:
         return ast.Action(
             self.span(tree), name, trigger, inputs, body, outputs, description, layout
         )
-
-    def _header_layout(self, action: Tree, header: Tree) -> str:
-        name_line = action.children[0].meta.line
-        trigger = self.trees(header.children)[0]
-        if trigger.meta.line == name_line:
-            return "define-line"
-        if header.meta.end_line > trigger.meta.end_line:
-            return "do-line"
-        return "lines"
 
     def trigger(self, tree: Tree) -> ast.Trigger:
         kind = tree.data.removeprefix("trigger_").upper()

@@ -130,6 +130,8 @@ def parse_source(source: SourceFile) -> tuple[ast.Module, list[Diagnostic]]:
 
 
 def _parse_chunk(source: SourceFile, chunk: Chunk, layout: Layout, unit: int | None):
+    text = "\n" * (chunk.first_line - 1) + "\n".join(chunk.lines)
+    layout.reset(source.name, text, unit)
     if chunk.kind not in PARSED_KINDS:
         column = len("DEFINE ") + 1
         found = chunk.kind or "end of line"
@@ -143,8 +145,6 @@ def _parse_chunk(source: SourceFile, chunk: Chunk, layout: Layout, unit: int | N
                 found=f"`{found}`" if chunk.kind else found,
             )
         ]
-    text = "\n" * (chunk.first_line - 1) + "\n".join(chunk.lines)
-    layout.reset(source.name, text, unit)
     try:
         tree = lark_parser().parse(text)
     except UnexpectedInput as error:
