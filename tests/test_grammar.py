@@ -141,7 +141,8 @@ def test_set_separators():
 
 def test_publish_and_keep_topic():
     publish, keep = body(
-        '    PUBLISH TOPIC "a/" + {x} WITH PAYLOAD\n    KEEP TOPIC "k" WITH TIMESTAMP "UTC"\n'
+        '    PUBLISH TOPIC "a/" + {x} WITH PAYLOAD\n'
+        '    KEEP TOPIC "k" WITH TIMESTAMP "UTC"\n'
     )
     assert isinstance(publish, ast.PublishTopic)
     assert isinstance(publish.topic, ast.Binary) and publish.topic.operator == "+"
@@ -370,23 +371,23 @@ def test_string_escapes_are_decoded_and_regex_backslashes_kept():
 
 
 def test_model_schema_form_with_every_option():
-    model = only_entity(
-        """
-        DEFINE MODEL Child COLLAPSED FROM Base WITH TOPIC "c/t" RETAIN QOS1 WITH FORMAT JSON
-            ADD STRING "id"
-            ADD INT "n" WITH 5
-            ADD DOUBLE "v" WITH TOPIC "c/v" AS TRIGGER
-            ADD BOOL "b" WITH TOPIC "c/b"
-            ADD TIMESTAMP "at" WITH TIMESTAMP "UTC"
-            ADD ARRAY "list"
-            ADD OBJECT "limits"
-                ADD DOUBLE "min"
-                ADD DOUBLE "max"
-            ADD COLLECTION "kids" OF Base
-            STORE IN "Db" WITH TABLE "t" WHEN {v} > 1
-            FETCH FROM "Db" WITH TABLE "t" WHEN {id} EQUALS "x" LIMIT 5
-        """
-    )
+    lines = [
+        'DEFINE MODEL Child COLLAPSED FROM Base WITH TOPIC "c/t" RETAIN QOS1'
+        " WITH FORMAT JSON",
+        '    ADD STRING "id"',
+        '    ADD INT "n" WITH 5',
+        '    ADD DOUBLE "v" WITH TOPIC "c/v" AS TRIGGER',
+        '    ADD BOOL "b" WITH TOPIC "c/b"',
+        '    ADD TIMESTAMP "at" WITH TIMESTAMP "UTC"',
+        '    ADD ARRAY "list"',
+        '    ADD OBJECT "limits"',
+        '        ADD DOUBLE "min"',
+        '        ADD DOUBLE "max"',
+        '    ADD COLLECTION "kids" OF Base',
+        '    STORE IN "Db" WITH TABLE "t" WHEN {v} > 1',
+        '    FETCH FROM "Db" WITH TABLE "t" WHEN {id} EQUALS "x" LIMIT 5',
+    ]
+    model = only_entity("\n".join(lines) + "\n")
     kinds = [option.kind for option in model.options]
     assert kinds == ["COLLAPSED", "FROM", "TOPIC", "RETAIN", "QOS", "FORMAT"]
     fields = [item for item in model.items if isinstance(item, ast.ModelField)]
@@ -484,7 +485,8 @@ def test_rule_forms():
                 DENY
 
         DEFINE RULE Kiosk WITH PRIORITY 160 FOR Subscribe TO TOPIC "kiosk/+"
-            IF CLIENTID IS TOPIC POSITION 2 AND NOT (USER IN GROUP "ops" OR CLIENTID MATCHES REGEX "^k") THEN ALLOW ELSE DENY
+            IF CLIENTID IS TOPIC POSITION 2 AND NOT (USER IN GROUP "ops" OR
+                CLIENTID MATCHES REGEX "^k") THEN ALLOW ELSE DENY
 
         DEFINE RULE NoShell WITH PRIORITY 100 FOR ShellCommand DENY
 
@@ -510,7 +512,10 @@ def test_rule_forms():
 
 
 def test_rule_without_else_is_an_error():
-    text = 'DEFINE RULE R WITH PRIORITY 150 FOR Publish\n    IF USER IS "a" THEN\n        ALLOW\n'
+    text = (
+        "DEFINE RULE R WITH PRIORITY 150 FOR Publish\n"
+        '    IF USER IS "a" THEN\n        ALLOW\n'
+    )
     assert codes(text) == ["LOT020"]
 
 
@@ -546,7 +551,8 @@ def test_comments_of_every_kind_and_crlf_and_no_final_newline():
 
 def test_blank_lines_anywhere():
     action = only_entity(
-        '\n\nDEFINE ACTION A\nON START DO\n\n    KEEP TOPIC "a" WITH 1\n\n\n    KEEP TOPIC "b" WITH 2\n\n'
+        "\n\nDEFINE ACTION A\nON START DO\n\n"
+        '    KEEP TOPIC "a" WITH 1\n\n\n    KEEP TOPIC "b" WITH 2\n\n'
     )
     assert len(action.body) == 2
 

@@ -52,6 +52,9 @@ CONTINUATIONS: dict[str, frozenset[str]] = {
 # whatever more-indented line follows is part of it.
 _OPEN_ENDINGS = _OPERATORS | {"THEN", "ELSE", "EQUAL", "COMMA"}
 _OPEN_ENDING_OPENERS = frozenset({"SET", "PUBLISH", "KEEP", "CALL", "NAME", "ADD"})
+# A condition line that ends in an operator is open too (but not one that ends
+# in THEN: that opens the block).
+_CONDITION_OPENERS = frozenset({"IF", "ELSE", "UNTIL", "CASE"})
 
 _OPENING = {"LPAR": "RPAR", "LBRACE": "RBRACE", "LSQB": "RSQB"}
 _CLOSING = frozenset(_OPENING.values())
@@ -168,11 +171,11 @@ class Layout:
             return False
         if following in CONTINUATIONS.get(opener, ()):
             return True
-        return (
-            opener in _OPEN_ENDING_OPENERS
-            and last is not None
-            and last.type in _OPEN_ENDINGS
-        )
+        if last is None:
+            return False
+        if opener in _OPEN_ENDING_OPENERS:
+            return last.type in _OPEN_ENDINGS
+        return opener in _CONDITION_OPENERS and last.type in _OPERATORS
 
     def _check_step(self, step: int, at: Token) -> None:
         if self.unit is None:
