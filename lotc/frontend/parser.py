@@ -13,11 +13,14 @@ those of the whole file.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+import lark
 from lark import Lark
 from lark.exceptions import LarkError, UnexpectedInput
 
@@ -34,18 +37,42 @@ UNSUPPORTED_KINDS = frozenset({"PANEL", "THEME", "VISU", "THING"})
 _DEFINE_LINE = re.compile(r"DEFINE(?![A-Za-z0-9_])")
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
 def lark_parser(strict: bool = False) -> Lark:
-    """The LoT parser, built once per process."""
+    """The LoT parser, built once per process.
+
+    Building the LALR tables takes a third of a second, so the tables are
+    kept in a cache file between runs (lark checks that it matches the grammar
+    and rebuilds it when it does not); without a writable cache folder the
+    parser is simply built every time.  The strict build is never cached: it
+    exists to prove the grammar has no conflicts.
+    """
+    grammar = GRAMMAR.read_text(encoding="utf-8")
+    cache = None if strict else _cache_file(grammar)
     return Lark(
-        GRAMMAR.read_text(encoding="utf-8"),
+        grammar,
         parser="lalr",
         lexer="contextual",
         postlex=Layout(),
         propagate_positions=True,
         maybe_placeholders=False,
         strict=strict,
+        cache=cache or False,
     )
+
+
+def _cache_file(grammar: str) -> str | None:
+    base = os.environ.get("LOTC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lotc"
+    )
+    digest = hashlib.sha256(f"{lark.__version__}\0{grammar}".encode()).hexdigest()
+    try:
+        os.makedirs(base, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(base, os.W_OK):
+        return None
+    return os.path.join(base, f"grammar-{digest[:16]}.lalr")
 
 
 @dataclass(frozen=True)
