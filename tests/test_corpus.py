@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, bless_requested
+
 from lotc.compile import check_sources
 from lotc.frontend.source import SourceFile
 

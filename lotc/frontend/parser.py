@@ -35,6 +35,8 @@ GRAMMAR = Path(__file__).with_name("grammar.lark")
 PARSED_KINDS = frozenset({"ACTION", "MODEL", "ROUTE", "RULE"})
 UNSUPPORTED_KINDS = frozenset({"PANEL", "THEME", "VISU", "THING"})
 _DEFINE_LINE = re.compile(r"DEFINE(?![A-Za-z0-9_])")
+_NAME_AFTER_KIND = re.compile(r"DEFINE\s+(?:ACTION|MODEL|ROUTE|RULE)\s+(\S+)")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @lru_cache(maxsize=2)
@@ -172,6 +174,8 @@ def _parse_chunk(source: SourceFile, chunk: Chunk, layout: Layout, unit: int | N
                 found=f"`{found}`" if chunk.kind else found,
             )
         ]
+    if (invalid := _invalid_name(source, chunk)) is not None:
+        return None, [invalid]
     try:
         tree = lark_parser().parse(text)
     except UnexpectedInput as error:
@@ -186,6 +190,33 @@ def _parse_chunk(source: SourceFile, chunk: Chunk, layout: Layout, unit: int | N
     builder = Builder(source.name)
     entity = builder.entity(tree.children[0])
     return entity, builder.diagnostics
+
+
+def _invalid_name(source: SourceFile, chunk: Chunk) -> Diagnostic | None:
+    """An entity name that is neither an identifier nor a (reported) string.
+
+    Caught before parsing because the parser would only see the first part of
+    ``Pump-1`` or ``3rdShift`` and complain about what follows.
+    """
+    match = _NAME_AFTER_KIND.match(chunk.lines[0])
+    if match is None:
+        return None
+    name = match.group(1)
+    if _IDENTIFIER.fullmatch(name) or name.startswith('"'):
+        return None
+    column = match.start(1) + 1
+    suggestion = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not suggestion[0].isalpha():
+        suggestion = "N" + suggestion
+    return messages.ENTITY_NAME_INVALID.at(
+        Span.point(source.name, chunk.first_line, column, len(name)),
+        name=name,
+        kind=chunk.kind.lower(),
+        help=(
+            "names are letters, digits and `_`, starting with a letter, "
+            f"such as `{suggestion}`"
+        ),
+    )
 
 
 def _after_indented_header(source, chunk, first, layout, unit) -> list[Diagnostic]:
