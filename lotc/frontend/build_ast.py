@@ -167,11 +167,13 @@ class Builder:
             return text
         if text in LEGACY_TYPE_NAMES:
             canonical = LEGACY_TYPE_NAMES[text]
-            self.report(
-                messages.NONCANONICAL_TYPE,
-                self.span(token),
-                name=text,
-                canonical=canonical,
+            self.diagnostics.append(
+                messages.NONCANONICAL_TYPE.at(
+                    self.span(token),
+                    name=text,
+                    canonical=canonical,
+                    help=f"write `{canonical}`",
+                )
             )
             return canonical
         if text.upper() in allowed:
@@ -198,8 +200,12 @@ class Builder:
         name, separator, value = tree.children
         word = separator.children[0].value
         if word in ("=", "USING"):
-            self.report(
-                messages.LEGACY_SYNTAX, self.span(separator), form=f'`SET "x" {word}`'
+            self.diagnostics.append(
+                messages.LEGACY_SYNTAX.at(
+                    self.span(separator),
+                    form=f"`SET {name.value} {word}`",
+                    help=f"write `SET {name.value} WITH ...`",
+                )
             )
         return ast.Set(self.span(tree), self.string(name), word, self.value(value))
 

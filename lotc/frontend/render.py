@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lotc.frontend.diagnostics import Diagnostic, Severity, Span
 
@@ -22,6 +23,8 @@ _COLOURS = {
 _BOLD, _BLUE, _RESET = "\x1b[1m", "\x1b[1;34m", "\x1b[0m"
 
 LineLookup = Callable[[str, int], str]
+# Diagnostics about a file as a whole (it cannot be read): no source to show.
+WHOLE_FILE_CODES = frozenset({"LOT900", "LOT901"})
 
 
 def render_short(diagnostic: Diagnostic) -> str:
@@ -55,35 +58,32 @@ def render_json(diagnostics: list[Diagnostic]) -> str:
 def render_human(
     diagnostic: Diagnostic, line_of: LineLookup, colour: bool = False
 ) -> str:
+    """The rustc layout.  The primary span and the labels in the same file
+    share one snippet, in line order, with `...` between distant lines."""
     paint = _painter(colour)
     severity = diagnostic.severity
     span = diagnostic.span
-    gutter_width = len(
-        str(max([span.line] + [label.span.line for label in diagnostic.labels]))
-    )
-    pad = " " * gutter_width
+    marks = [_Mark(span, "^", None, _COLOURS[severity])] + [
+        _Mark(label.span, "-", label.message, _BLUE) for label in diagnostic.labels
+    ]
+    width = len(str(max(mark.span.line for mark in marks)))
+    pad, bar = " " * width, paint("|", _BLUE)
     out = [
         paint(f"{severity.value}[{diagnostic.code}]", _COLOURS[severity])
         + paint(f": {diagnostic.message}", _BOLD),
         f"{pad}{paint('-->', _BLUE)} {span.file}:{span.line}:{span.column}",
-        f"{pad} {paint('|', _BLUE)}",
+        f"{pad} {bar}",
     ]
-    out.extend(
-        _snippet(span, "^", None, line_of, gutter_width, paint, _COLOURS[severity])
-    )
-    for label in diagnostic.labels:
-        if label.span.file != span.file:
-            out.append(
-                f"{pad}{paint('::', _BLUE)} "
-                f"{label.span.file}:{label.span.line}:{label.span.column}"
-            )
-        out.extend(
-            _snippet(
-                label.span, "-", label.message, line_of, gutter_width, paint, _BLUE
-            )
-        )
+    here = [mark for mark in marks if mark.span.file == span.file]
+    if diagnostic.code not in WHOLE_FILE_CODES:
+        out.extend(_snippet(here, line_of, width, paint))
+    for mark in marks:
+        if mark.span.file != span.file:
+            where = f"{mark.span.file}:{mark.span.line}:{mark.span.column}"
+            out.append(f"{pad}{paint(':::', _BLUE)} {where}")
+            out.extend(_snippet([mark], line_of, width, paint))
     if diagnostic.notes or diagnostic.help:
-        out.append(f"{pad} {paint('|', _BLUE)}")
+        out.append(f"{pad} {bar}")
     for note in diagnostic.notes:
         out.append(f"{pad} {paint('=', _BLUE)} {paint('note', _BOLD)}: {note}")
     if diagnostic.help:
@@ -93,23 +93,35 @@ def render_human(
     return "\n".join(out)
 
 
-def _snippet(
-    span: Span, mark: str, message, line_of, width, paint, colour
-) -> list[str]:
-    text = line_of(span.file, span.line).rstrip("\n").expandtabs(4)
-    start = max(span.column, 1)
-    if span.end_line == span.line:
-        length = max(span.end_column - span.column, 1)
-    else:
-        length = max(len(text) - start + 1, 1)
-    underline = " " * (start - 1) + mark * length
-    if message:
-        underline += " " + message
+@dataclass(frozen=True)
+class _Mark:
+    span: Span
+    symbol: str
+    message: str | None
+    colour: str
+
+
+def _snippet(marks: list[_Mark], line_of, width: int, paint) -> list[str]:
+    out: list[str] = []
     bar = paint("|", _BLUE)
-    return [
-        f"{paint(str(span.line).rjust(width), _BLUE)} {bar} {text}".rstrip(),
-        f"{' ' * width} {bar} {paint(underline, colour)}",
-    ]
+    previous = None
+    for line in sorted({mark.span.line for mark in marks}):
+        if previous is not None and line > previous + 1:
+            out.append(paint("...", _BLUE))
+        previous = line
+        text = line_of(marks[0].span.file, line).rstrip("\n").expandtabs(4)
+        out.append(f"{paint(str(line).rjust(width), _BLUE)} {bar} {text}".rstrip())
+        for mark in (m for m in marks if m.span.line == line):
+            start = max(mark.span.column, 1)
+            if mark.span.end_line == line:
+                length = max(mark.span.end_column - mark.span.column, 1)
+            else:
+                length = max(len(text) - start + 1, 1)
+            underline = " " * (start - 1) + mark.symbol * length
+            if mark.message:
+                underline += " " + mark.message
+            out.append(f"{' ' * width} {bar} {paint(underline, mark.colour)}")
+    return out
 
 
 def _painter(colour: bool):

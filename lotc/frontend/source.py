@@ -126,13 +126,36 @@ def read_sources(path: Path, display: str) -> tuple[list[SourceFile], list[Diagn
     return [SourceFile(display, text)], []
 
 
+def notebook_python_cells(path: Path, display: str) -> list[tuple[str, str]]:
+    """The Python cells of a notebook, as (name, text) pairs."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return []
+    cells = document.get("cells", document) if isinstance(document, dict) else document
+    found = []
+    for number, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
+        if isinstance(cell, dict) and cell.get("language") == "python":
+            value = cell.get("value", "")
+            if isinstance(value, list):
+                value = "".join(str(part) for part in value)
+            if isinstance(value, str):
+                found.append((f"{display}#cell{number}", value))
+    return found
+
+
 def _notebook_cells(text: str, display: str):
     try:
         document = json.loads(text)
-    except ValueError as error:
+    except ValueError:
         span = Span.point(display, 1, 1)
-        reason = f"not a notebook ({error})"
-        return [], [messages.UNREADABLE_FILE.at(span, path=display, reason=reason)]
+        reason = "it is not valid notebook JSON"
+        help_text = "a file of plain LoT text should be named `.lot`"
+        return [], [
+            messages.UNREADABLE_FILE.at(
+                span, path=display, reason=reason, help=help_text
+            )
+        ]
     cells = document.get("cells", document) if isinstance(document, dict) else document
     sources = []
     for number, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
@@ -146,11 +169,14 @@ def _notebook_cells(text: str, display: str):
     return sources, []
 
 
+SITE_SUFFIXES = (".lot", ".lotnb", ".py")
+
+
 def collect_paths(arguments: list[str]) -> tuple[list[tuple[Path, str]], list[str]]:
     """Expand files and folders into (path, display name) pairs, sorted.
 
-    Folders recurse into `*.lot` and `*.lotnb`.  Returns the pairs and the
-    arguments that do not exist.
+    Folders recurse into `*.lot`, `*.lotnb` and `*.py` (site scripts).
+    Returns the pairs and the arguments that do not exist.
     """
     found: list[tuple[Path, str]] = []
     missing: list[str] = []
@@ -158,7 +184,7 @@ def collect_paths(arguments: list[str]) -> tuple[list[tuple[Path, str]], list[st
         path = Path(argument)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in (".lot", ".lotnb"):
+                if child.is_file() and child.suffix.lower() in SITE_SUFFIXES:
                     found.append((child, str(child)))
         elif path.is_file():
             found.append((path, argument))

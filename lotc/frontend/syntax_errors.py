@@ -125,12 +125,14 @@ def _unexpected_character(error: UnexpectedCharacters, source) -> Diagnostic:
         help_text = "LoT has no array literals; build JSON text, or use a model"
     elif found == "'":
         help_text = 'single quotes are only for route settings; strings use `"`'
+    elif found == ";":
+        help_text = "a LoT statement ends with its line; delete the `;`"
     return messages.UNEXPECTED_CHARACTER.at(span, found=f"`{found}`", help=help_text)
 
 
 def _unexpected_token(error: UnexpectedToken, source, chunk, keywords) -> Diagnostic:
     token = error.token
-    expected = set(error.expected)
+    expected = _acceptable(error)
     span = _token_span(token, source)
     value = str(token.value)
 
@@ -140,10 +142,18 @@ def _unexpected_token(error: UnexpectedToken, source, chunk, keywords) -> Diagno
         what = "entity" if token.type == "$END" else "block"
         if expected & {"_INDENT"} and "DO" not in expected:
             return messages.EMPTY_BODY.at(
-                _end_span(source, chunk), what=f"`{chunk.name or chunk.kind}`"
+                _end_span(source, chunk),
+                what=_open_block(source, chunk),
+                help="indent the statements of the block under it",
             )
+        help_text = None
+        if expected & {"INPUT", "DO", "ON"}:
+            help_text = "add a trigger line ending in `DO`, then the indented body"
         return messages.UNEXPECTED_EOF.at(
-            _end_span(source, chunk), what=what, expected=_expected(expected)
+            _end_span(source, chunk),
+            what=what,
+            expected=_expected(expected),
+            help=help_text,
         )
     if "DO" in expected and token.type in ("_NL", "_DEDENT"):
         return messages.MISSING_DO.at(
@@ -194,6 +204,7 @@ def _unexpected_token(error: UnexpectedToken, source, chunk, keywords) -> Diagno
         "WITH" in expected
         and token.type in ("STR", "NUMBER", "VARREF", "PAYLOAD")
         and statement in ("PUBLISH TOPIC", "KEEP TOPIC")
+        and not re.search(r"\bWITH\b", _without_strings(before))
     ):
         return messages.MISSING_WITH.at(
             span, statement=statement, help="write `WITH` before the value"
@@ -209,8 +220,16 @@ def _unexpected_token(error: UnexpectedToken, source, chunk, keywords) -> Diagno
             unit=value + unit,
             help=f"separate the number and the unit: `{value} SECONDS`",
         )
+    help_text = None
+    if "STR" in expected and token.type in ("NAME", "NUMBER"):
+        word = re.match(r"[^\s]+", _line_from(source, token)).group(0)
+        help_text = f'write it in double quotes: `"{word}"`'
+        span = Span.point(source.name, token.line, token.column, len(word))
     return messages.UNEXPECTED_TOKEN.at(
-        span, expected=_expected(expected), found=_found(token, keywords)
+        span,
+        expected=_expected(expected),
+        found=_found(token, keywords),
+        help=help_text,
     )
 
 
@@ -226,6 +245,7 @@ def _unexpected_word(
         )
     if upper in _BLOCK_TERMINATORS:
         word = _line_from(source, token).strip()
+        span = Span.point(source.name, token.line, token.column, len(word) or 1)
         return messages.BLOCK_TERMINATOR.at(
             span,
             word=word or value,
@@ -234,10 +254,13 @@ def _unexpected_word(
     if _next_char(source, token, skip_spaces=True) == "(":
         return messages.FUNCTION_CALL.at(span, name=value, help=_FUNCTION_HELP)
     if "SECONDS" in expected:
+        before = source.line_text(token.line)[: token.column - 1]
+        number = re.search(r"(\d+(?:\.\d+)?)\s*$", before)
+        amount = number.group(1) if number else "5"
         return messages.UNKNOWN_TIME_UNIT.at(
             span,
             unit=value,
-            help="write the unit as a word after a space: `15 SECONDS`",
+            help=f"write the unit as a word after a space: `{amount} SECONDS`",
         )
     if upper in _FOREIGN_STATEMENTS and expected & _STATEMENT_STARTS:
         return messages.UNKNOWN_STATEMENT.at(
@@ -369,6 +392,40 @@ def _end_span(source, chunk) -> Span:
         if text.strip():
             last = chunk.first_line + offset
     return _line_end_span(source, last)
+
+
+def _acceptable(error: UnexpectedToken) -> set[str]:
+    """The tokens the parser really accepts here.
+
+    LALR tables merge states, so ``error.expected`` may list tokens that only
+    fit another context (a `)` where no parenthesis is open); asking the
+    parser, token by token, removes them.
+    """
+    expected = set(error.expected)
+    parser = getattr(error, "interactive_parser", None)
+    if parser is None:
+        return expected
+    try:
+        accepted = set(parser.accepts())
+    except Exception:  # noqa: BLE001 - a better message is not worth a crash
+        return expected
+    return accepted or expected
+
+
+def _open_block(source, chunk) -> str:
+    """What the block that has no body belongs to, in the user's words."""
+    lines = [line.strip() for line in chunk.lines if line.strip()]
+    last = lines[-1] if lines else ""
+    first = last.split()[0] if last.split() else ""
+    if last.endswith("THEN"):
+        return "this `ELSE IF`" if first == "ELSE" else "this `IF`"
+    if first in ("ELSE", "SWITCH", "LOOP", "CASE", "DEFAULT", "RETURN"):
+        return f"this `{first}`"
+    return f"`{chunk.name or chunk.kind}`"
+
+
+def _without_strings(text: str) -> str:
+    return re.sub(r'"(?:[^"\\]|\\.)*"?', '""', text)
 
 
 def _line_from(source, token) -> str:
