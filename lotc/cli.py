@@ -8,6 +8,7 @@ version and shows a traceback only with ``--traceback``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -46,8 +47,21 @@ def _argument_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="parse and check LoT files and folders")
     check.add_argument("paths", nargs="+", metavar="PATH")
     check.add_argument("--format", choices=("human", "short", "json"), default="human")
+    check.add_argument(
+        "--list-env",
+        action="store_true",
+        help="list the env vars and secrets the site needs, and who needs them",
+    )
     check.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     check.set_defaults(run=_run_check)
+
+    graph = commands.add_parser("graph", help="draw the topic graph of a site")
+    graph.add_argument("paths", nargs="+", metavar="PATH")
+    graph.add_argument(
+        "--format", choices=("mermaid", "dot", "json"), default="mermaid"
+    )
+    graph.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    graph.set_defaults(run=_run_graph)
 
     fmt = commands.add_parser("fmt", help="rewrite LoT files in the canonical layout")
     fmt.add_argument("paths", nargs="+", metavar="PATH")
@@ -79,8 +93,41 @@ def _run_check(arguments) -> int:
     if (status := _missing(arguments.paths)) is not None:
         return status
     site = check(arguments.paths)
-    _print_diagnostics(site, arguments.format)
+    if arguments.list_env:
+        _print_environment(site, arguments.format)
+    else:
+        _print_diagnostics(site, arguments.format)
     return EXIT_ERRORS if site.has_errors else EXIT_OK
+
+
+def _print_environment(site, form: str) -> None:
+    from lotc.frontend.environment import render_requirements, required_environment
+
+    requirements = required_environment(site.site)
+    if form == "json":
+        listed = [
+            {"name": r.name, "kind": r.kind, "needed_by": list(r.needed_by)}
+            for r in requirements
+        ]
+        diagnostics = json.loads(render_json(site.diagnostics))["diagnostics"]
+        print(json.dumps({"environment": listed, "diagnostics": diagnostics}, indent=2))
+        return
+    _print_diagnostics(site, "short" if form == "short" else "human")
+    print(render_requirements(requirements))
+
+
+def _run_graph(arguments) -> int:
+    from lotc.compile import check
+    from lotc.frontend.graph import render_graph
+
+    if (status := _missing(arguments.paths)) is not None:
+        return status
+    site = check(arguments.paths)
+    errors = [d for d in site.diagnostics if d.is_error]
+    for diagnostic in errors:
+        print(render_short(diagnostic), file=sys.stderr)
+    print(render_graph(site.site, arguments.format))
+    return EXIT_ERRORS if errors else EXIT_OK
 
 
 def _print_diagnostics(site, form: str) -> None:

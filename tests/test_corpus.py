@@ -4,8 +4,10 @@ Every corpus file has a recorded expectation in tests/corpus/expectations.tsv:
 its category (from the corpus REPORT: ``invalid`` for labelled negative tests,
 ``never-valid`` for invented syntax, ``legacy`` for older dialects, ``valid``
 for the rest) and the exact set of diagnostic codes lotc reports when the file
-is checked on its own.  A non-empty reason records why a file departs from
-its category's rule.  Rewrite the codes with
+is checked on its own.  Invalid and never-valid files must get an error;
+legacy and valid files none, except names defined in sibling files.  A
+non-empty reason records why a file departs from its category's rule.
+Rewrite the codes with
 ``LOTC_BLESS=1 python -m pytest tests/test_corpus.py`` and review the diff.
 """
 
@@ -22,6 +24,9 @@ from lotc.compile import check_sources
 from lotc.frontend.source import SourceFile
 
 EXPECTATIONS = REPO / "tests" / "corpus" / "expectations.tsv"
+# Names defined in a sibling file of the same source document: a corpus file
+# checked alone cannot see them (REPORT.md section 16).
+CROSS_FILE_CODES = frozenset({"LOT108", "LOT113", "LOT116", "LOT118"})
 
 
 def _load() -> list[list[str]]:
@@ -56,11 +61,9 @@ def test_corpus_file_meets_expectation(corpus, row):
     if not reason:
         if category in ("invalid", "never-valid"):
             assert errors, f"{relative} should be rejected with an error"
-        elif category == "legacy":
-            assert not errors, f"{relative} (older dialect) should be accepted"
         else:
-            syntax = [d for d in errors if d.code < "LOT100"]
-            assert not syntax, f"{relative} should parse: {syntax[0].message}"
+            own = [d for d in errors if d.code not in CROSS_FILE_CODES]
+            assert not own, f"{relative} should be accepted: {own[0].message}"
     if bless_requested():
         return
     assert (",".join(codes) or "-") == recorded, (

@@ -2,10 +2,12 @@
 
 Each ``golden/diagnostics/LOTnnn.lot`` (or ``.lotnb``) is checked with
 ``lotc check`` from the repository root, without colour, and what lotc writes
-to stderr must equal ``LOTnnn.stderr`` byte for byte.  After an intended
-change, rewrite the snapshots with the command in ``BLESS_COMMAND`` and review
-the diff before committing; the flag is refused when ``CI`` is set.  A
-snapshot with no input next to it is an error.
+to stderr must equal ``LOTnnn.stderr`` byte for byte.  A code that needs more
+than one file (a Python script next to the LoT that calls it) has a folder
+``LOTnnn/`` instead, checked as one site, with ``LOTnnn.stderr`` beside it.
+After an intended change, rewrite the snapshots with the command in
+``BLESS_COMMAND`` and review the diff before committing; the flag is refused
+when ``CI`` is set.  A snapshot with no input next to it is an error.
 
 The same module checks that every registered code has such an example and a
 page under ``docs/errors/`` that ``lotc explain`` prints, and that the failing
@@ -39,7 +41,16 @@ NOT_YET_EMITTED: dict[str, str] = {}
 NO_GOLDEN = {"LOT900"}
 
 CODES = messages.all_codes()
-CASES = sorted(p for p in GOLDEN.iterdir() if p.suffix in INPUT_SUFFIXES)
+
+
+def _is_input(path: Path) -> bool:
+    """A golden input: a LoT file or notebook, or a folder checked as one site."""
+    if path.is_dir():
+        return re.fullmatch(r"LOT\d{3}", path.name) is not None
+    return path.suffix in INPUT_SUFFIXES
+
+
+CASES = sorted(p for p in GOLDEN.iterdir() if _is_input(p))
 
 
 def _run_check(path: Path, capsys, monkeypatch) -> tuple[int, str]:
@@ -92,10 +103,11 @@ def test_no_unused_snapshots():
         snapshot.name
         for snapshot in GOLDEN.glob("*.stderr")
         if not any(snapshot.with_suffix(s).is_file() for s in INPUT_SUFFIXES)
+        and not snapshot.with_suffix("").is_dir()
     )
     assert not orphans, (
-        f"snapshots with no .lot or .lotnb next to them: {', '.join(orphans)}; "
-        "delete them, or restore their inputs"
+        f"snapshots with no .lot, .lotnb or folder next to them: "
+        f"{', '.join(orphans)}; delete them, or restore their inputs"
     )
 
 
@@ -106,6 +118,8 @@ def _golden_input(code: str) -> Path | None:
     for suffix in INPUT_SUFFIXES:
         if (GOLDEN / f"{code}{suffix}").is_file():
             return GOLDEN / f"{code}{suffix}"
+    if (GOLDEN / code).is_dir():
+        return GOLDEN / code
     return None
 
 
@@ -170,22 +184,29 @@ def test_explain_unknown_code_is_a_usage_error(capsys):
 
 _SECTION = re.compile(r"^## (.+)$", re.MULTILINE)
 _LOT_BLOCK = re.compile(r"```lot\n(.*?)```", re.DOTALL)
+_PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-def _examples(code: messages.Code) -> dict[str, str]:
-    """The first ```lot block of each section of a page, by section title."""
+def _examples(code: messages.Code) -> dict[str, tuple[str, list[str]]]:
+    """The first ```lot block of each section of a page, by section title.
+
+    Each comes with the section's ```python blocks: the site scripts the LoT
+    calls (a block without a ``# Script Name:`` line is not a script).
+    """
     text = _page(code).read_text(encoding="utf-8")
     parts = _SECTION.split(text)[1:]
     found = {}
     for title, body in zip(parts[::2], parts[1::2], strict=True):
         block = _LOT_BLOCK.search(body)
         if block:
-            found[title.strip()] = block.group(1)
+            found[title.strip()] = (block.group(1), _PYTHON_BLOCK.findall(body))
     return found
 
 
-def _reported(text: str, name: str) -> list:
-    return check_sources([SourceFile(name, text)]).diagnostics
+def _reported(example: tuple[str, list[str]], name: str) -> list:
+    text, scripts = example
+    named = [(f"{name}-{n}.py", script) for n, script in enumerate(scripts, 1)]
+    return check_sources([SourceFile(name, text)], scripts=named).diagnostics
 
 
 @pytest.mark.parametrize("code", CODES, ids=[c.code for c in CODES])

@@ -467,9 +467,13 @@ def test_bridge_with_broker_self_and_legacy_store():
         """
     )
     assert route.items[0].items[0].value.kind == "self"
-    assert codes(
-        'DEFINE ROUTE R WITH TYPE FILE_STORAGE\n    STORE Files WITH TABLE_NAME "t"\n'
-    ) == ["LOT021"]
+    legacy = (
+        "DEFINE ROUTE R WITH TYPE FILE_STORAGE\n"
+        "    ADD FILE_STORAGE_CONFIG\n"
+        '        WITH STORAGE_DIR "/var/lib/lot"\n'
+        '    STORE Files WITH TABLE_NAME "t"\n'
+    )
+    assert codes(legacy) == ["LOT021"]
 
 
 # --------------------------------------------------------------------- rules

@@ -36,6 +36,7 @@ PARSED_KINDS = frozenset({"ACTION", "MODEL", "ROUTE", "RULE"})
 UNSUPPORTED_KINDS = frozenset({"PANEL", "THEME", "VISU", "THING"})
 _DEFINE_LINE = re.compile(r"DEFINE(?![A-Za-z0-9_])")
 _NAME_AFTER_KIND = re.compile(r"DEFINE\s+(?:ACTION|MODEL|ROUTE|RULE)\s+(\S+)")
+_HEADER_WORDS = frozenset({"ON", "INPUT", "DO", "RETURN", "OUTPUT", "DESCRIPTION"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -130,6 +131,11 @@ def parse_source(source: SourceFile) -> tuple[ast.Module, list[Diagnostic]]:
     diagnostics.extend(preamble)
     diagnostics.extend(_check_tabs(source))
 
+    unclosed = [
+        d.span.line
+        for d in source.diagnostics
+        if d.code == messages.UNTERMINATED_COMMENT.code
+    ]
     layout: Layout = lark_parser().options.postlex
     unit: int | None = None
     unit_line = 0
@@ -142,7 +148,7 @@ def parse_source(source: SourceFile) -> tuple[ast.Module, list[Diagnostic]]:
         if unit is None and layout.unit is not None:
             unit, unit_line = layout.unit, layout.unit_line
         diagnostics.extend(layout.diagnostics)
-        diagnostics.extend(found)
+        diagnostics.extend(_without_comment_cascade(found, chunk, unclosed))
         if entity is not None:
             entities.append(entity)
 
@@ -156,6 +162,16 @@ def parse_source(source: SourceFile) -> tuple[ast.Module, list[Diagnostic]]:
             )
         )
     return ast.Module(source.name, tuple(entities)), diagnostics
+
+
+def _without_comment_cascade(found, chunk: Chunk, unclosed: list[int]) -> list:
+    """An unterminated comment swallows the rest of the file; the missing body
+    or end it leaves behind is its consequence, already reported."""
+    last_line = chunk.first_line + len(chunk.lines) - 1
+    if not any(chunk.first_line <= line <= last_line for line in unclosed):
+        return found
+    consequences = {messages.EMPTY_BODY.code, messages.UNEXPECTED_EOF.code}
+    return [d for d in found if d.code not in consequences]
 
 
 def _parse_chunk(source: SourceFile, chunk: Chunk, layout: Layout, unit: int | None):
@@ -222,24 +238,42 @@ def _invalid_name(source: SourceFile, chunk: Chunk) -> Diagnostic | None:
 def _after_indented_header(source, chunk, first, layout, unit) -> list[Diagnostic]:
     """Look for further errors in an entity whose header lines were indented.
 
-    The entity is parsed again with everything after its DEFINE line moved
-    left by the header's indentation; what that finds is reported at the
-    columns the user wrote.
+    The entity is parsed again with the indented header moved to column 0:
+    once with every line after DEFINE moved left (the body was indented under
+    the header) and once with only the header lines moved (the body was where
+    it belongs).  The reading with fewer problems wins, and what it finds is
+    reported at the columns the user wrote.
     """
     if (
         first.code != messages.INDENTED_HEADER.code
         or first.span.line == chunk.first_line
     ):
         return []
-    shift = len(source.line_text(first.span.line)) - len(
-        source.line_text(first.span.line).lstrip()
-    )
-    moved = [chunk.lines[0]] + [
-        line[shift:] if line[:shift].strip() == "" else line for line in chunk.lines[1:]
-    ]
-    retry = Chunk(chunk.kind, chunk.name, chunk.first_line, tuple(moved))
-    _, found = _parse_chunk(source, retry, layout, unit)
-    return [_shifted(d, shift) for d in found if d.code != first.code]
+    header_line = source.line_text(first.span.line)
+    shift = len(header_line) - len(header_line.lstrip())
+    # The readings are guesses: they must not change what the file's own
+    # parse found about its layout.
+    saved = (layout.unit, layout.unit_line, layout.diagnostics)
+    readings = []
+    for only_header in (False, True):
+        lines, moved = [chunk.lines[0]], set()
+        for offset, line in enumerate(chunk.lines[1:], start=1):
+            words = line.split()
+            is_header = bool(words) and words[0] in _HEADER_WORDS
+            if line[:shift].strip() == "" and (is_header or not only_header):
+                line = line[shift:]
+                moved.add(chunk.first_line + offset)
+            lines.append(line)
+        retry = Chunk(chunk.kind, chunk.name, chunk.first_line, tuple(lines))
+        _, found = _parse_chunk(source, retry, layout, unit)
+        found = [
+            _shifted(d, shift) if d.span.line in moved else d
+            for d in found + layout.diagnostics
+            if d.code not in (first.code, messages.INDENT_WIDTH.code)
+        ]
+        readings.append(found)
+    layout.unit, layout.unit_line, layout.diagnostics = saved
+    return min(readings, key=len)
 
 
 def _shifted(diagnostic: Diagnostic, shift: int) -> Diagnostic:

@@ -1,0 +1,6 @@
+# Script Name: HiveMath
+import statistics
+
+
+def mean(a, b, c):
+    return statistics.mean([float(a), float(b), float(c)])
