@@ -161,3 +161,16 @@ def test_cli_json_output_is_valid_for_any_bytes(tmp_path_factory, data):
     assert (result.returncode == 1) == any(
         item["severity"] == "error" for item in document["diagnostics"]
     )
+
+
+REGRESSIONS = [
+    # an indented header whose re-parse found the same problem again recursed
+    'DEFINE ACTION A\n ON"x" DO\n    PSH TOPIC "y" MES GE 1',
+    # an unparsed entity once leaked the previous file's indentation unit
+    'DEFINE MOEL Co"nf WITH TOPIC "d/c" RETAIN\n',
+]
+
+
+def test_inputs_that_once_crashed():
+    for text in REGRESSIONS:
+        _front_end_survives(text)

@@ -174,7 +174,13 @@ def _without_comment_cascade(found, chunk: Chunk, unclosed: list[int]) -> list:
     return [d for d in found if d.code not in consequences]
 
 
-def _parse_chunk(source: SourceFile, chunk: Chunk, layout: Layout, unit: int | None):
+def _parse_chunk(
+    source: SourceFile,
+    chunk: Chunk,
+    layout: Layout,
+    unit: int | None,
+    retrying: bool = False,
+):
     text = "\n" * (chunk.first_line - 1) + "\n".join(chunk.lines)
     layout.reset(source.name, text, unit)
     if chunk.kind not in PARSED_KINDS:
@@ -198,7 +204,11 @@ def _parse_chunk(source: SourceFile, chunk: Chunk, layout: Layout, unit: int | N
         first = translate(error, source, chunk)
         return None, [
             first,
-            *_after_indented_header(source, chunk, first, layout, unit),
+            *(
+                ()
+                if retrying
+                else _after_indented_header(source, chunk, first, layout, unit)
+            ),
         ]
     except LarkError as error:
         span = Span.point(source.name, chunk.first_line, 1)
@@ -258,14 +268,14 @@ def _after_indented_header(source, chunk, first, layout, unit) -> list[Diagnosti
     for only_header in (False, True):
         lines, moved = [chunk.lines[0]], set()
         for offset, line in enumerate(chunk.lines[1:], start=1):
-            words = line.split()
-            is_header = bool(words) and words[0] in _HEADER_WORDS
+            leading = re.match(r"[A-Z]+", line.strip())
+            is_header = bool(leading) and leading.group(0) in _HEADER_WORDS
             if line[:shift].strip() == "" and (is_header or not only_header):
                 line = line[shift:]
                 moved.add(chunk.first_line + offset)
             lines.append(line)
         retry = Chunk(chunk.kind, chunk.name, chunk.first_line, tuple(lines))
-        _, found = _parse_chunk(source, retry, layout, unit)
+        _, found = _parse_chunk(source, retry, layout, unit, retrying=True)
         found = [
             _shifted(d, shift) if d.span.line in moved else d
             for d in found + layout.diagnostics
