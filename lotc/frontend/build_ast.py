@@ -308,9 +308,9 @@ class Builder:
 
     def stmt_call_python(self, tree: Tree) -> ast.CallPython:
         target = self.string(tree.children[0])
-        values = [c for c in tree.children[1:] if isinstance(c, Tree)]
-        has_with = any(isinstance(c, Token) and c.type == "LPAR" for c in tree.children)
-        arguments = tuple(self.value(v) for v in values) if has_with or values else None
+        arguments = None
+        for given in self.trees(tree.children, "python_arguments"):
+            arguments = tuple(self.value(v) for v in given.children)
         result = self._result(tree.children)
         return ast.CallPython(self.span(tree), target, arguments, result)
 

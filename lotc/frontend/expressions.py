@@ -141,10 +141,20 @@ class _Climber:
         return _with_suffixes(value, term.suffixes)
 
     def _get_topic(self, prefix: Prefix, term: Term) -> ast.Expr:
+        if _starts_with_not(term):
+            # `GET TOPIC NOT ...` has no sensible topic chain: read it as
+            # GET TOPIC applied to the NOT expression, suffixes left in place.
+            self.items[self.position] = term
+            topic = self.operand()
+            return ast.GetTopic(join(prefix.span, topic.span), topic)
         suffixes, term = term.suffixes, Term(term.prefixes, term.atom, [])
         self.items[self.position] = term
         topic = self.operand()
-        while not suffixes and self._next_operator_is("+"):
+        while (
+            not suffixes
+            and self._next_operator_is("+")
+            and not _starts_with_not(self.items[self.position + 1])
+        ):
             self.position += 1
             following = self.items[self.position]
             assert isinstance(following, Term)
@@ -160,6 +170,12 @@ class _Climber:
             return False
         item = self.items[self.position]
         return isinstance(item, Operator) and item.text == text
+
+
+def _starts_with_not(term) -> bool:
+    """A NOT term reaches over the operators after it, so it cannot be one
+    link of a GET TOPIC chain."""
+    return isinstance(term, Term) and any(p.kind == "NOT" for p in term.prefixes)
 
 
 def _with_suffixes(value: ast.Expr, suffixes) -> ast.Expr:
