@@ -11,6 +11,8 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -e '.[test]'
 
-"$venv/bin/ruff" check lotc tests bench
-"$venv/bin/ruff" format --check lotc tests bench
+sources=(lotc tests)
+[ -d bench ] && sources+=(bench)
+"$venv/bin/ruff" check "${sources[@]}"
+"$venv/bin/ruff" format --check "${sources[@]}"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
