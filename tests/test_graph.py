@@ -285,3 +285,17 @@ def test_boiler_archive_graph():
         ),
         ("topic:SELF:northwind/+/+/heating/+/clean", "route:BoilerArchive", "routes"),
     } <= edges
+
+
+def test_an_action_that_publishes_a_model_fills_it():
+    site = Site(check([str(REPO / "examples" / "depot-uplink")]).modules)
+    edges = {(e.source, e.target, e.kind) for e in build_graph(site).edges()}
+    assert ("action:SummarisePump", "model:PumpSummary", "fills") in edges
+
+
+def test_mermaid_colours_each_kind_and_reads_from_the_topics_side():
+    site = Site(check([str(REPO / "examples" / "depot-uplink")]).modules)
+    text = render_graph(site, "mermaid")
+    for kind in ("action", "model", "route", "mapping", "topic"):
+        assert f"    classDef {kind} fill:" in text
+    assert "-.->|read by|" in text and "|reads|" not in text

@@ -82,6 +82,8 @@ class SiteGraph:
     matches: list[tuple[str, str]] = field(default_factory=list)
     mappings: dict[str, BridgeMapping] = field(default_factory=dict)
     actions: dict[str, ast.Action] = field(default_factory=dict)
+    # Entity-to-entity edges: an action that fills a model with PUBLISH MODEL.
+    links: set[GraphEdge] = field(default_factory=set)
 
     def edges(self) -> list[GraphEdge]:
         found = set()
@@ -93,6 +95,7 @@ class SiteGraph:
         for produced, consumed in self.matches:
             if produced != consumed:
                 found.add(GraphEdge(produced, consumed, "matches"))
+        found |= {link for link in self.links if link.target in self.nodes}
         return sorted(found)
 
     def sorted_nodes(self) -> list[GraphNode]:
@@ -144,6 +147,9 @@ def _add_action(graph: SiteGraph, action: ast.Action) -> None:
 
     folder = Folder(action)
     for statement, conditional in _statements(action.body, False):
+        if isinstance(statement, ast.PublishModel):
+            model = f"model:{statement.model.text}"
+            graph.links.add(GraphEdge(key, model, "fills"))
         if isinstance(statement, (ast.PublishTopic, ast.PublishModel, ast.KeepTopic)):
             kept = isinstance(statement, ast.KeepTopic)
             _use(

@@ -15,7 +15,17 @@ if TYPE_CHECKING:
     from lotc.frontend.graph import GraphEdge, GraphNode
 
 # Edges that carry no delivered message are drawn dashed.
-_QUIET_EDGES = frozenset({"keeps", "reads", "matches"})
+_QUIET_EDGES = frozenset({"keeps", "reads", "matches", "fills"})
+# A `reads` edge points from the topic to the reader, so it is labelled from
+# the topic's side.
+_MERMAID_EDGE_LABELS = {"reads": "read by"}
+_MERMAID_CLASSES = {
+    "action": "fill:#dbeafe,stroke:#1d4ed8",
+    "model": "fill:#fef3c7,stroke:#b45309",
+    "route": "fill:#dcfce7,stroke:#15803d",
+    "mapping": "fill:#f3e8ff,stroke:#7e22ce",
+    "topic": "fill:#f1f5f9,stroke:#475569",
+}
 _MERMAID_SHAPES = {
     "action": ('["', '"]'),
     "model": ('[["', '"]]'),
@@ -46,7 +56,10 @@ def mermaid(nodes: list[GraphNode], edges: list[GraphEdge]) -> str:
         )
     for edge in edges:
         arrow = "-.->" if edge.kind in _QUIET_EDGES else "-->"
-        lines.append(f"    {ids[edge.source]} {arrow}|{edge.kind}| {ids[edge.target]}")
+        label = _MERMAID_EDGE_LABELS.get(edge.kind, edge.kind)
+        lines.append(f"    {ids[edge.source]} {arrow}|{label}| {ids[edge.target]}")
+    for kind in sorted(_MERMAID_CLASSES):
+        lines.append(f"    classDef {kind} {_MERMAID_CLASSES[kind]}")
     for kind in sorted(_MERMAID_SHAPES):
         members = [ids[node.id] for node in nodes if node.kind == kind]
         if members:
