@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Render `lotc graph --format mermaid` output with the real Mermaid in headless Chromium.
+"""Render `lotc graph --format mermaid` output with real Mermaid in headless Chromium.
 
 Usage:
     python bench/graph-render/render.py [--mermaid-dir /tmp/mmd] FILE.mmd [FILE.mmd ...]

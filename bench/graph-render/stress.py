@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Write stress.mmd: graph_render.mermaid() on labels full of Mermaid-significant characters.
+"""Write stress.mmd: graph_render.mermaid() on labels full of Mermaid syntax.
 
 Usage: python bench/graph-render/stress.py OUT_DIR   (then render.py OUT_DIR/stress.mmd)
 Also writes stress.expected.json (the labels Mermaid should display).
 """
+
 import json
 import sys
 from pathlib import Path
@@ -35,10 +36,13 @@ LABELS = [
 
 def main() -> None:
     out = Path(sys.argv[1])
-    nodes = [GraphNode(id=f"{k}:{i}", kind=k, label=l) for i, (k, l) in enumerate(LABELS)]
+    nodes = [
+        GraphNode(id=f"{k}:{i}", kind=k, label=text)
+        for i, (k, text) in enumerate(LABELS)
+    ]
     edges = [GraphEdge(nodes[0].id, n.id, "publishes") for n in nodes[1:]]
     (out / "stress.mmd").write_text(mermaid(nodes, edges))
-    (out / "stress.expected.json").write_text(json.dumps([l for _, l in LABELS]))
+    (out / "stress.expected.json").write_text(json.dumps([text for _, text in LABELS]))
 
 
 if __name__ == "__main__":
