@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Set up a virtual environment with lotc and its test tools, then run the whole
-# suite: lint, format check and pytest.  The same command runs in CI (.ci/run).
+# Set up a virtual environment with lotc, its runtime and the test tools, make
+# sure the services the integration tests start (mosquitto, PostgreSQL) are
+# installed, then run the whole suite: lint, format check and pytest.  The same
+# command runs in CI (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v mosquitto >/dev/null && [ -x /usr/sbin/mosquitto ]; then
+    export PATH="$PATH:/usr/sbin"
+fi
+if ! command -v mosquitto >/dev/null; then
+    echo "test.sh: installing mosquitto" >&2
+    apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null
+fi
 
 venv="${LOTC_VENV:-.venv}"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e '.[test]'
+"$venv/bin/python" -m pip install --quiet -e ./runtime_lib -e '.[test]'
 
-sources=(lotc tests)
+sources=(lotc tests runtime_lib)
 [ -d bench ] && sources+=(bench)
 "$venv/bin/ruff" check "${sources[@]}"
 "$venv/bin/ruff" format --check "${sources[@]}"
