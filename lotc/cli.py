@@ -1,4 +1,4 @@
-"""The `lotc` command line: check, fmt and explain.
+"""The `lotc` command line: check, build, run, graph, fmt and explain.
 
 Exit codes: 0 when the sources have no errors, 1 when they have errors, 2 for
 usage errors and internal errors.  An internal error names the compiler
@@ -54,6 +54,33 @@ def _argument_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     check.set_defaults(run=_run_check)
+
+    build = commands.add_parser(
+        "build", help="compile a site folder into its wheel and the runtime's"
+    )
+    build.add_argument("site", metavar="SITE")
+    build.add_argument("-o", "--out", default="dist", metavar="OUT")
+    build.add_argument(
+        "--emit",
+        metavar="DIR",
+        help="also write the generated Python package into DIR, to read it",
+    )
+    build.add_argument("--format", choices=("human", "short", "json"), default="human")
+    build.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    build.set_defaults(run=_run_build)
+
+    run = commands.add_parser(
+        "run", help="build a site into a temporary folder and run it now"
+    )
+    run.add_argument("site", metavar="SITE")
+    run.add_argument(
+        "site_arguments",
+        nargs=argparse.REMAINDER,
+        metavar="...",
+        help="passed to the site's own `run` command (--broker URL, --only NAME)",
+    )
+    run.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    run.set_defaults(run=_run_run, format="human")
 
     graph = commands.add_parser("graph", help="draw the topic graph of a site")
     graph.add_argument("paths", nargs="+", metavar="PATH")
@@ -130,8 +157,9 @@ def _run_graph(arguments) -> int:
     return EXIT_ERRORS if errors else EXIT_OK
 
 
-def _print_diagnostics(site, form: str) -> None:
-    diagnostics = site.diagnostics
+def _print_diagnostics(site, form: str, diagnostics=None) -> None:
+    if diagnostics is None:
+        diagnostics = site.diagnostics
     if form == "json":
         print(render_json(diagnostics))
         return
@@ -148,6 +176,71 @@ def _print_diagnostics(site, form: str) -> None:
         files = len({d.span.file for d in diagnostics})
         where = f"{files} file{'s' if files != 1 else ''}"
         print(f"lotc: {totals} in {where}", file=sys.stderr)
+
+
+def _site_folder(path: str) -> int | None:
+    if (status := _missing([path])) is not None:
+        return status
+    if not Path(path).is_dir():
+        print(
+            f"lotc: error: {path} is not a folder: a site is a folder", file=sys.stderr
+        )
+        return EXIT_USAGE
+    return None
+
+
+def _run_build(arguments) -> int:
+    from lotc.compile import build
+
+    if (status := _site_folder(arguments.site)) is not None:
+        return status
+    print(f"lotc: building {arguments.site}", file=sys.stderr)
+    generated, wheels = build(arguments.site, Path(arguments.out))
+    _print_diagnostics(generated.checked, arguments.format, generated.diagnostics)
+    if generated.has_errors:
+        return EXIT_ERRORS
+    if arguments.emit:
+        _write_tree(Path(arguments.emit), generated.files)
+        print(f"lotc: wrote the generated package to {arguments.emit}", file=sys.stderr)
+    modules = sum(1 for name in generated.files if name.endswith(".py"))
+    print(f"lotc: generated {modules} Python modules", file=sys.stderr)
+    for wheel in wheels:
+        print(wheel.as_posix())
+    return EXIT_OK
+
+
+def _write_tree(root: Path, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _run_run(arguments) -> int:
+    import subprocess
+    import tempfile
+
+    from lotc.codegen.naming import package_name
+    from lotc.compile import generate
+
+    if (status := _site_folder(arguments.site)) is not None:
+        return status
+    generated = generate(arguments.site)
+    _print_diagnostics(generated.checked, "human", generated.diagnostics)
+    if generated.has_errors or generated.config is None:
+        return EXIT_ERRORS
+    package = package_name(generated.config.name)
+    with tempfile.TemporaryDirectory(prefix="lotc-run-") as folder:
+        _write_tree(Path(folder), generated.files)
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [folder, environment.get("PYTHONPATH")])
+        )
+        command = [sys.executable, "-m", package, "run", *arguments.site_arguments]
+        try:
+            return subprocess.call(command, env=environment)
+        except KeyboardInterrupt:
+            return EXIT_OK
 
 
 def _run_fmt(arguments) -> int:

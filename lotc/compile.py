@@ -1,14 +1,20 @@
 """The whole pipeline in one place.
 
 ``check`` runs the front end over a site: read the sources, parse each file,
-check the site as one.  Code generation (``build``) will continue from the
-``CheckedSite`` this returns.
+check the site as one.  ``generate`` continues from the ``CheckedSite``:
+read ``site.toml``, lower the site into template data, render it into the
+files of a Python package.  ``build`` packs those files and the runtime into
+two wheels.  Each phase stops the pipeline when it reports an error.
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lotc.frontend import ast
 from lotc.frontend.checker import check_site
@@ -23,6 +29,9 @@ from lotc.frontend.source import (
     notebook_python_cells,
     read_sources,
 )
+
+if TYPE_CHECKING:
+    from lotc.codegen.config import SiteConfig
 
 
 @dataclass
@@ -57,13 +66,14 @@ def check_sources(
     """Check LoT sources and Python scripts (as (name, text) pairs) as one site."""
     diagnostics = list(extra)
     modules = []
-    for source in sources:
-        module, found = parse_source(source)
-        modules.append(module)
-        diagnostics.extend(found)
-    found_scripts, broken, problems = _read_scripts(scripts)
-    diagnostics.extend(problems)
-    diagnostics.extend(check_site(modules, found_scripts, broken))
+    with _few_collections():
+        for source in sources:
+            module, found = parse_source(source)
+            modules.append(module)
+            diagnostics.extend(found)
+        found_scripts, broken, problems = _read_scripts(scripts)
+        diagnostics.extend(problems)
+        diagnostics.extend(check_site(modules, found_scripts, broken))
     diagnostics.sort(key=Diagnostic.sort_key)
     return CheckedSite(
         {s.name: s for s in sources},
@@ -72,6 +82,24 @@ def check_sources(
         found_scripts,
         {name: text.splitlines() for name, text in scripts},
     )
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Let the cycle collector run rarely while a site is parsed and checked.
+
+    Parsing allocates millions of short-lived objects (lark trees and tokens)
+    and keeps the AST, which holds no cycles.  With the default thresholds the
+    collector runs every 700 allocations and walks the whole growing AST again
+    and again: a quarter of the time of checking a large site.  The thresholds
+    are raised, as mypy does, and put back afterwards.
+    """
+    saved = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 def _read_scripts(scripts):
@@ -125,3 +153,66 @@ def check(paths: list[str]) -> CheckedSite:
         if path.suffix.lower() == ".lotnb":
             scripts.extend(notebook_python_cells(path, display))
     return check_sources(sources, diagnostics, scripts)
+
+
+@dataclass
+class Generated:
+    """The outcome of generating a site: every diagnostic, and the files
+    (relative path -> bytes) when there were no errors."""
+
+    checked: CheckedSite
+    diagnostics: list[Diagnostic]
+    files: dict[str, bytes]
+    config: SiteConfig | None = None
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+
+def generate(site_folder: str) -> Generated:
+    """Check the site in ``site_folder`` and, when it is clean, lower and
+    render it into the files of its Python package."""
+    # Imported here: `lotc check` should not pay for black and jinja2.
+    from lotc.codegen.config import read_config
+    from lotc.codegen.lower import lower_site
+    from lotc.codegen.render import render_site
+
+    checked = check([site_folder])
+    config, problems = read_config(Path(site_folder), site_folder)
+    diagnostics = checked.diagnostics + problems
+    if any(d.is_error for d in diagnostics):
+        return Generated(checked, _sorted(diagnostics), {}, config)
+
+    sources = {name: source.text for name, source in checked.sources.items()}
+    scripts = {
+        name: "\n".join(lines) + "\n" for name, lines in checked.script_lines.items()
+    }
+    view, found = lower_site(checked.site, sources, scripts, config, root=site_folder)
+    diagnostics = _sorted(diagnostics + found)
+    if any(d.is_error for d in diagnostics):
+        return Generated(checked, diagnostics, {}, config)
+    return Generated(checked, diagnostics, render_site(view), config)
+
+
+def build(site_folder: str, out: Path) -> tuple[Generated, list[Path]]:
+    """``generate``, then write the site's wheel and the runtime's into ``out``."""
+    from lotc.codegen.naming import package_name
+    from lotc.codegen.package import write_runtime_wheel, write_site_wheel
+
+    generated = generate(site_folder)
+    if generated.has_errors or generated.config is None:
+        return generated, []
+    config = generated.config
+    site_wheel = write_site_wheel(
+        out,
+        name=config.name,
+        version=config.version,
+        package=package_name(config.name),
+        files=generated.files,
+    )
+    return generated, [site_wheel, write_runtime_wheel(out)]
+
+
+def _sorted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diagnostics, key=Diagnostic.sort_key)

@@ -12,8 +12,22 @@ SHARED = Path(os.environ.get("LOTC_SHARED", REPO.parent / "shared"))
 CORPUS = SHARED / "corpus"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite golden files from what lotc produces now (refused in CI)",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("--update-golden", default=False):
+        os.environ["LOTC_BLESS"] = "1"
+
+
 def bless_requested() -> bool:
-    """True when LOTC_BLESS=1 asks to rewrite recorded expectations.
+    """True when LOTC_BLESS=1 (or ``pytest --update-golden``) asks to rewrite
+    recorded expectations.
 
     Refused under CI: recorded outputs change only on a developer's machine,
     where the diff is reviewed before it is committed.

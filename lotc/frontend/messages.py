@@ -171,6 +171,15 @@ PUBLISH_LOOP = Code("LOT310", "publish-loop", E, "action `{name}` publishes to `
 PUBLISH_CYCLE = Code("LOT311", "publish-cycle", W, "messages can go round in a cycle: {cycle}")
 BRIDGE_LOOP = Code("LOT312", "bridge-loop", E, "mapping `{mapping}` forwards `{topic}` back into its own source")
 
+# --- code generation ----------------------------------------------------------
+UNSUPPORTED_ROUTE_TYPE = Code("LOT401", "unsupported-route-type", E, "route type `{route_type}` is not supported by the Python back end yet")
+UNSUPPORTED_TRIGGER = Code("LOT402", "unsupported-trigger", E, "`{trigger}` cannot run outside a Coreflux broker")
+UNSUPPORTED_STATEMENT = Code("LOT403", "unsupported-construct", E, "{construct} is not supported by the Python back end yet")
+UNSUPPORTED_MODEL = Code("LOT404", "unsupported-model-form", E, "model `{name}`: {form} is not supported by the Python back end yet")
+RULE_NOT_COMPILED = Code("LOT405", "rule-not-compiled", W, "rule `{name}` is not compiled into the site: access rules belong to the broker")
+MODULE_NAME_CLASH = Code("LOT406", "module-name-clash", E, "{kind} `{name}` and `{other}` would both be generated as `{module}`")
+BAD_SITE_TOML = Code("LOT407", "bad-site-toml", E, "site.toml: {reason}")
+
 # --- internal ---------------------------------------------------------------
 INTERNAL_ERROR = Code("LOT900", "internal-error", E, "internal compiler error: {detail}")
 UNREADABLE_FILE = Code("LOT901", "unreadable-file", E, "cannot read {path}: {reason}")
