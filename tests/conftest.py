@@ -44,3 +44,12 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.fail(f"the shared corpus is missing: {CORPUS} (set LOTC_SHARED)")
     return CORPUS
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path):
+    """A fresh, real mosquitto on a free port (API: tests/support/mosquitto.py)."""
+    from support.mosquitto import Mosquitto
+
+    with Mosquitto(tmp_path / "mosquitto") as broker:
+        yield broker

@@ -1,0 +1,1 @@
+"""Tests of the lot_runtime library (runtime_lib/)."""

@@ -1,0 +1,261 @@
+"""Topics, executions, models and timers of lot_runtime, without a broker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from lot_runtime import Daily, Field, Model, Once, Weekly
+from lot_runtime.execution import SiteState
+from lot_runtime.topics import Dispatcher, Plan, fill
+from lot_runtime.triggers import _every, next_calendar_time
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "topic", "captures"),
+    [
+        ("a/b", "a/b", ()),
+        ("a/+/c", "a/x/c", ("x",)),
+        ("+/+", "a/b", ("a", "b")),
+        ("a/#", "a", ()),
+        ("a/#", "a/b/c", ()),
+        ("#", "a/b", ()),
+        ("+/b/#", "x/b/y", ("x",)),
+        ("a/+/c", "a/x/d", None),
+        ("a/b", "a/b/c", None),
+        ("a/+", "a", None),
+        ("#", "$SYS/x", None),
+        ("+/x", "$SYS/x", None),
+        ("$SYS/#", "$SYS/x", ()),
+        ("a//b", "a//b", ()),
+    ],
+)
+def test_filter_plans(topic_filter, topic, captures):
+    assert Plan.of(topic_filter).match(topic) == captures
+
+
+def test_fill_takes_the_nth_plus_from_the_nth_capture():
+    assert fill("memo/+/+/max", ("p1", "s2")) == "memo/p1/s2/max"
+    assert fill("plain/topic", ("x",)) == "plain/topic"
+    assert fill("a/+", ()) == "a/+"
+
+
+def test_dispatcher_finds_every_matching_handler():
+    d: Dispatcher[str] = Dispatcher()
+    d.add("a/+/c", "one")
+    d.add("a/#", "two")
+    d.add("b/c", "three")
+    d.add("a/#", "four")
+    assert d.lookup("a/x/c") == [("one", ("x",)), ("two", ()), ("four", ())]
+    assert d.lookup("a/x/c") == d.lookup("a/x/c")  # remembered
+    assert d.lookup("z") == []
+    assert d.filters == ["a/+/c", "a/#", "b/c"]
+
+
+def _state():
+    sent = []
+    state = SiteState(qos=1, env={"HOST": "h"}, secrets={"PW": "s"})
+    state.sink = lambda *message: sent.append(message)
+    return state, sent
+
+
+def test_execution_reads_its_trigger():
+    state, _ = _state()
+    seen = {}
+
+    def body(run):
+        seen.update(
+            text=run.text,
+            levels=(run.level(1), run.level(3), run.level(4), run.level(0)),
+            fill=run.fill("out/+/x"),
+            self_topic=run.get_topic("in/p7/v"),
+            env=(run.env("HOST"), run.secret("PW"), run.env("NOPE")),
+        )
+
+    assert state.execute("A", body, "in/p7/v", "21,5°".encode(), ("p7",))
+    assert seen == {
+        "text": "21,5°",
+        "levels": ("in", "v", "", ""),
+        "fill": "out/p7/x",
+        "self_topic": "21,5°",
+        "env": ("h", "s", ""),
+    }
+
+
+def test_writes_are_buffered_until_the_body_returns():
+    state, sent = _state()
+
+    def body(run):
+        run.publish("out/a", 21.0)
+        assert sent == [] and state.cache == {}
+        assert run.get_topic("out/a") == "21"
+        run.keep("memo/a", {"x": 1})
+        run.publish("out/b", True, retain=True, qos=0)
+        assert run.get_topic("memo/a") == '{"x":1}'
+
+    assert state.execute("A", body)
+    assert sent == [("out/a", b"21", 1, False), ("out/b", b"true", 0, True)]
+    assert state.cache == {"out/a": "21", "memo/a": '{"x":1}', "out/b": "true"}
+
+    # A later execution reads the cache; a topic never written is EMPTY.
+    found = []
+    state.execute(
+        "B", lambda run: found.extend([run.get_topic("memo/a"), run.get_topic("z")])
+    )
+    assert found == ['{"x":1}', None]
+
+
+def test_an_exception_abandons_the_execution_and_is_counted(caplog):
+    state, sent = _state()
+
+    def body(run):
+        run.publish("out", 1)
+        run.keep("memo", 2)
+        raise ValueError("bad payload")
+
+    with caplog.at_level("WARNING", logger="lot"):
+        for _ in range(3):
+            assert not state.execute("Broken", body, "in/x", b"oops")
+    assert sent == [] and state.cache == {}
+    assert state.stats["failures"] == 3 and state.stats["failures:Broken"] == 3
+    warnings = [r for r in caplog.records if "abandoned" in r.getMessage()]
+    assert len(warnings) == 1  # logged once per (action, topic, exception type)
+    assert "in/x" in warnings[0].getMessage() and "oops" not in caplog.text
+
+
+def test_conversion_failures_are_counted_and_logged_once_per_topic(caplog):
+    from lot_runtime import values as lot
+
+    state, _ = _state()
+    with caplog.at_level("WARNING", logger="lot"):
+        for payload in (b"abc", b"def"):
+            state.execute("A", lambda run: lot.as_double(run.text), "in/1", payload)
+        state.execute("A", lambda run: lot.as_double(run.text), "in/2", b"x")
+    assert state.stats["conversion_failures"] == 3
+    assert len([r for r in caplog.records if "did not convert" in r.getMessage()]) == 2
+    assert "abc" not in caplog.text
+
+
+def test_env_and_secrets_can_change():
+    state, _ = _state()
+
+    def body(run):
+        run.keep_env("NEW", 5)
+        run.delete_secret("PW")
+        run.keep_secret("K", "v")
+
+    state.execute("A", body)
+    assert state.env["NEW"] == "5" and state.secrets == {"K": "v"}
+
+
+BoilerSample = Model(
+    name="BoilerSample",
+    collapsed=True,
+    fields=(
+        Field("boiler", "STRING"),
+        Field("flow_temp_c", "DOUBLE"),
+        Field("count", "INT"),
+        Field("ok", "BOOL"),
+        Field("extra", "OBJECT"),
+        Field("sampled_at", "STRING", default=lambda run: "at-" + run.level(1)),
+    ),
+)
+
+
+def test_a_collapsed_model_is_one_flat_object_in_declaration_order():
+    state, sent = _state()
+    values = {"ok": "true", "count": "21.7", "flow_temp_c": "212", "boiler": 2}
+
+    def body(run):
+        run.publish_model(BoilerSample, "out", values)
+
+    state.execute("A", body, "site/x", b"")
+    assert sent[0][1] == (
+        b'{"boiler":"2","flow_temp_c":212,"count":21,"ok":true,'
+        b'"extra":null,"sampled_at":"at-site"}'
+    )
+
+
+def test_models_wrap_inherit_and_take_members():
+    base = Model(name="Base", fields=(Field("a", "INT"), Field("b", "STRING")))
+    child = Model(
+        name="Child",
+        base=base,
+        retain=True,
+        qos=0,
+        fields=(Field("c", "DOUBLE"), Field("b", "INT"), Field("limits", "OBJECT")),
+    )
+    assert [f.name for f in child.all_fields] == ["a", "b", "c", "limits"]
+    state, sent = _state()
+    state.execute(
+        "A",
+        lambda run: run.publish_model(
+            child, "t", {"a": 1, "b": "2", "c": 0.5, "limits.max": 5}
+        ),
+    )
+    assert sent == [
+        ("t", b'{"Child":{"a":1,"b":2,"c":0.5,"limits":{"max":5}}}', 0, True)
+    ]
+
+
+def test_defaults_are_evaluated_at_each_publish():
+    counter = iter(range(10))
+    model = Model(
+        name="M",
+        collapsed=True,
+        fields=(Field("n", "INT", default=lambda run: next(counter)),),
+    )
+    state, sent = _state()
+    for _ in range(2):
+        state.execute("A", lambda run: run.publish_model(model, "t", {}))
+    assert [p for _, p, _, _ in sent] == [b'{"n":0}', b'{"n":1}']
+
+
+def test_calendar_triggers_use_local_time():
+    now = datetime(2026, 4, 2, 10, 0).astimezone()  # a Thursday
+    assert (
+        next_calendar_time(Daily("09:30"), now)
+        == datetime(2026, 4, 3, 9, 30).astimezone()
+    )
+    assert (
+        next_calendar_time(Daily("10:00:01"), now)
+        == datetime(2026, 4, 2, 10, 0, 1).astimezone()
+    )
+    assert (
+        next_calendar_time(Weekly(0, "08:00"), now)
+        == datetime(2026, 4, 6, 8, 0).astimezone()
+    )
+    assert (
+        next_calendar_time(Once(datetime(2026, 4, 2, 11, 0)), now)
+        == datetime(2026, 4, 2, 11, 0).astimezone()
+    )
+    assert next_calendar_time(Once(now - timedelta(seconds=1)), now) is None
+
+
+def test_every_keeps_its_grid_and_skips_missed_ticks():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        ticks = []
+        start = loop.time()
+
+        def fire():
+            ticks.append(loop.time() - start)
+            if len(ticks) == 3:
+                import time
+
+                time.sleep(0.12)  # busy for more than two periods
+
+        task = asyncio.create_task(_every(0.05, fire))
+        await asyncio.sleep(0.525)
+        task.cancel()
+        return ticks
+
+    ticks = asyncio.run(scenario())
+    # Ticks 1, 2, 3 on the grid; 4 and 5 pass while busy and are skipped.
+    slots = [round(t / 0.05) for t in ticks]
+    assert slots[:3] == [1, 2, 3]
+    assert 4 not in slots and 5 not in slots
+    assert slots[3:] == list(range(6, 6 + len(slots) - 3))
+    for t, slot in zip(ticks, slots, strict=True):
+        assert 0 <= t - slot * 0.05 < 0.02  # no drift

@@ -1,0 +1,1 @@
+"""Reusable test support: services the integration tests start themselves."""
