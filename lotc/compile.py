@@ -180,6 +180,11 @@ def generate(site_folder: str) -> Generated:
 
     checked = check([site_folder])
     config, problems = read_config(Path(site_folder), site_folder)
+    toml = Path(site_folder) / "site.toml"
+    if problems and toml.is_file():
+        # Let diagnostics about site.toml show its lines like any source's.
+        text = toml.read_text(encoding="utf-8", errors="replace")
+        checked.script_lines[problems[0].span.file] = text.splitlines()
     diagnostics = checked.diagnostics + problems
     if any(d.is_error for d in diagnostics):
         return Generated(checked, _sorted(diagnostics), {}, config)

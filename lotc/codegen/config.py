@@ -2,14 +2,16 @@
 
 Input: the site folder.  Output: a ``SiteConfig`` (name, version, default
 QoS) and LOT407 diagnostics for a file that does not parse or holds values of
-the wrong kind.  Without the file, the name is the folder's and the version
-``0.1.0``.  The name is the distribution name and console script of the
-built site; its import package is the name with ``-`` turned into ``_``.
+the wrong kind.  Without the file, the name is the folder's (``lot-`` before
+it when it would hide a Python module) and the version ``0.1.0``.  The name
+is the distribution name and console script of the built site; its import
+package is the name with ``-`` turned into ``_``.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,8 @@ DEFAULT_VERSION = "0.1.0"
 # A distribution name that is also a usable console script (PEP 508 names,
 # kept to lower case so the wheel's file name is the name as written).
 _NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+# Import packages a site may not take: the runtime and lotc itself.
+_TAKEN = frozenset({"lot_runtime", "lotc"})
 _VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 
 
@@ -40,9 +44,20 @@ def read_config(folder: Path, display: str) -> tuple[SiteConfig, list[Diagnostic
     if not path.is_file():
         return SiteConfig(default_name), []
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as error:
         return SiteConfig(default_name), [_problem(shown, str(error))]
+    except tomllib.TOMLDecodeError as error:
+        line = getattr(error, "lineno", 1) or 1
+        reason = str(error).split(" (at ")[0].lower()
+        return SiteConfig(default_name), [_problem(shown, reason, line)]
+
+    def at_key(key: str) -> int:
+        for number, line in enumerate(text.splitlines(), 1):
+            if re.match(rf"\s*{key}\s*=", line):
+                return number
+        return 1
 
     site = data.get("site", {})
     problems = []
@@ -50,25 +65,35 @@ def read_config(folder: Path, display: str) -> tuple[SiteConfig, list[Diagnostic
         return SiteConfig(default_name), [_problem(shown, "`site` must be a table")]
     name = site.get("name", default_name)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        problems.append(
-            _problem(shown, f"name {name!r} must be lower-case letters, digits and -")
-        )
+        reason = f"name {name!r} must be lower-case letters, digits and -"
+        problems.append(_problem(shown, reason, at_key("name")))
         name = default_name
     version = site.get("version", DEFAULT_VERSION)
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
-        problems.append(_problem(shown, f"version {version!r} is not a version"))
+        reason = f"version {version!r} is not a version number"
+        problems.append(_problem(shown, reason, at_key("version")))
         version = DEFAULT_VERSION
+    package = name.replace("-", "_")
+    if package in sys.stdlib_module_names or package in _TAKEN:
+        reason = f"name {name!r} would hide Python's own module `{package}`"
+        problems.append(_problem(shown, reason, at_key("name")))
     qos = site.get("qos", 1)
     if qos not in (0, 1) or isinstance(qos, bool):
-        problems.append(_problem(shown, f"qos must be 0 or 1, not {qos!r}"))
+        problems.append(
+            _problem(shown, f"qos must be 0 or 1, not {qos!r}", at_key("qos"))
+        )
         qos = 1
     return SiteConfig(name, version, qos), problems
 
 
 def _default_name(folder: Path) -> str:
+    """The folder's name; ``lot-`` before it when that would hide a Python
+    module (a folder called ``site`` builds package ``lot_site``)."""
     text = re.sub(r"[^a-z0-9]+", "-", folder.resolve().name.lower()).strip("-")
-    return text or "site"
+    if not text or text.replace("-", "_") in sys.stdlib_module_names | _TAKEN:
+        text = f"lot-{text}".rstrip("-")
+    return text
 
 
-def _problem(file: str, reason: str) -> Diagnostic:
-    return messages.BAD_SITE_TOML.at(Span.point(file, 1, 1), reason=reason)
+def _problem(file: str, reason: str, line: int = 1) -> Diagnostic:
+    return messages.BAD_SITE_TOML.at(Span.point(file, line, 1), reason=reason)

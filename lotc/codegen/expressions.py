@@ -179,6 +179,11 @@ class _Lowering:
         return f"run.level({expr.index})"
 
     @staticmethod
+    def _SessionValue(expr: ast.SessionValue, scope: Scope) -> str:
+        # Only session triggers may read these, and those are LOT402 already.
+        return "None"
+
+    @staticmethod
     def _GetTopic(expr: ast.GetTopic, scope: Scope) -> str:
         return f"run.get_topic({topic(expr.topic, scope)})"
 

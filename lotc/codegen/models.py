@@ -100,12 +100,15 @@ def _unsupported_forms(model: ast.Model, site: Site) -> list[Diagnostic]:
         elif isinstance(item, ast.ModelField) and item.source is not None:
             if item.source.kind in ("topic", "trigger"):
                 forms.append("a field read from a topic (`WITH TOPIC`)")
+    if not forms:
+        return []
+    first, *others = sorted(set(forms))
     return [
         messages.UNSUPPORTED_MODEL.at(
             model.name.span,
             name=model.name.text,
-            form=form,
+            form=first,
+            notes=tuple(f"the model also uses {form}" for form in others),
             help="publish the model from an action with `PUBLISH MODEL` instead",
         )
-        for form in sorted(set(forms))
     ]

@@ -90,6 +90,7 @@ def render_site(view: SiteView) -> dict[str, bytes]:
             **common,
             action=action,
             trigger_class=_trigger_class(action.trigger),
+            uses_values=_uses_values(action),
             source=action.source,
             digest=view.sources.get(file, ""),
         )
@@ -103,6 +104,11 @@ def render_site(view: SiteView) -> dict[str, bytes]:
             # The user's own code: copied as written, not reformatted.
             files[f"{package}/scripts/{script.module}.py"] = script.text.encode()
     return dict(sorted(files.items()))
+
+
+def _uses_values(action) -> bool:
+    lines = action.body + [parameter.cast for parameter in action.parameters]
+    return any("lot." in line for line in lines)
 
 
 def _trigger_class(trigger: str | None) -> str:

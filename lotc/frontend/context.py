@@ -28,15 +28,16 @@ _TIMESTAMP_PATTERN = re.compile(
 def check_context(site: Site) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for entity in site.entities():
+        nodes = site.nodes(entity)
         if isinstance(entity, ast.Action):
-            found.extend(_trigger_context(entity))
-        found.extend(_timestamp_formats(entity))
+            found.extend(_trigger_context(entity, nodes))
+        found.extend(_timestamp_formats(nodes))
     return found
 
 
-def _timestamp_formats(entity: ast.Entity) -> list[Diagnostic]:
+def _timestamp_formats(nodes: list[ast.Node]) -> list[Diagnostic]:
     found = []
-    for node in walk(entity):
+    for node in nodes:
         if not isinstance(node, ast.Timestamp):
             continue
         text = node.format.value
@@ -57,12 +58,12 @@ def _timestamp_formats(entity: ast.Entity) -> list[Diagnostic]:
     return found
 
 
-def _trigger_context(action: ast.Action) -> list[Diagnostic]:
+def _trigger_context(action: ast.Action, nodes: list[ast.Node]) -> list[Diagnostic]:
     trigger = action.trigger.kind if action.trigger else None
     described = _trigger_description(action)
-    assigned = {
-        node.name.value for node in walk(action) if isinstance(node, ast.Set)
-    } | {item.name for item in action.inputs}
+    assigned = {node.name.value for node in nodes if isinstance(node, ast.Set)} | {
+        item.name for item in action.inputs
+    }
     found = []
     for statement in action.body:
         for node in walk(statement):

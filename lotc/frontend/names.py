@@ -119,7 +119,7 @@ def _model_references(site: Site, model: ast.Model) -> list[Diagnostic]:
                     help="remove one `FROM` of the cycle",
                 )
             )
-    for node in walk(model):
+    for node in site.nodes(model):
         if isinstance(node, ast.ModelCollection) and node.model.text not in site.models:
             found.append(_unknown_model(site, node.model))
     return found
@@ -156,7 +156,7 @@ class _ActionNames:
         self.site = site
         self.action = action
         self.found: list[Diagnostic] = []
-        self.assignments = _assignments(action)
+        self.assignments = _assignments(site.nodes(action))
 
     def check(self) -> list[Diagnostic]:
         self.found.extend(_duplicate_inputs(self.action))
@@ -296,10 +296,11 @@ def _names_set_by(statement) -> Iterator[str]:
         yield statement.result
 
 
-def _assignments(action: ast.Action) -> dict[str, list]:
-    """Where each variable is set anywhere in the action, in source order."""
+def _assignments(nodes: list[ast.Node]) -> dict[str, list]:
+    """Where each variable is set anywhere in an action (given all its nodes),
+    in source order."""
     places: dict[str, list[_Place]] = {}
-    for node in walk(action):
+    for node in nodes:
         for name in _names_set_by(node):
             span = node.name.span if isinstance(node, ast.Set) else node.span
             places.setdefault(name, []).append(_Place(span, node.span))

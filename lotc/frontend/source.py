@@ -11,6 +11,7 @@ with lines counted inside the cell.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,35 +48,39 @@ class SourceFile:
         return ""
 
 
+# What the comment scanner stops at: a string's opening quote or a comment's
+# opening.  Searching for these with one regular expression, instead of looking
+# at every character in Python, keeps reading a large site cheap.
+_NEXT_MARK = re.compile(r"[\"']|//|--|/\*")
+# A string runs to its closing quote or the end of its line; in a
+# double-quoted string a backslash escapes the next character, even a newline.
+_STRING_BODY = {
+    '"': re.compile(r'(?:[^"\\\n]|\\[\s\S]?)*"?'),
+    "'": re.compile(r"[^'\n]*'?"),
+}
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
 def _set_comments_aside(name: str, text: str):
     """Blank out `//`, `--` and `/* */` comments that stand outside strings."""
-    out = list(text)
+    pieces: list[str] = []
     comments: list[Comment] = []
     diagnostics: list[Diagnostic] = []
-    line, line_start, i, n = 1, 0, 0, len(text)
+    copied, counted, line, i, n = 0, 0, 1, 0, len(text)
 
-    def blank(start: int, end: int) -> None:
-        for k in range(start, end):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        ch = text[i]
-        if ch == "\n":
-            line, line_start = line + 1, i + 1
-            i += 1
-        elif ch in "\"'":
-            i = _skip_string(text, i, ch)
-        elif text.startswith("//", i) or text.startswith("--", i):
-            end = text.find("\n", i)
-            end = n if end == -1 else end
-            own_line = text[line_start:i].strip() == ""
-            comments.append(Comment(line, i - line_start + 1, text[i:end], own_line))
-            blank(i, end)
-            i = end
-        elif text.startswith("/*", i):
+    while (mark := _NEXT_MARK.search(text, i)) is not None:
+        i = mark.start()
+        opener = mark.group()
+        if opener in "\"'":
+            i = _STRING_BODY[opener].match(text, i + 1).end()
+            continue
+        line += text.count("\n", counted, i)
+        counted = i
+        line_start = text.rfind("\n", 0, i) + 1
+        own_line = text[line_start:i].strip() == ""
+        column = i - line_start + 1
+        if opener == "/*":
             end = text.find("*/", i + 2)
-            column = i - line_start + 1
             if end == -1:
                 diagnostics.append(
                     messages.UNTERMINATED_COMMENT.at(
@@ -86,30 +91,15 @@ def _set_comments_aside(name: str, text: str):
                 end = n
             else:
                 end += 2
-            own_line = text[line_start:i].strip() == ""
-            comments.append(Comment(line, column, text[i:end], own_line))
-            blank(i, end)
-            newlines = text.count("\n", i, end)
-            if newlines:
-                line += newlines
-                line_start = text.rfind("\n", i, end) + 1
-            i = end
         else:
-            i += 1
-    return "".join(out), comments, diagnostics
-
-
-def _skip_string(text: str, start: int, quote: str) -> int:
-    """Index just past the string opened at ``start``; strings end at a line end."""
-    i = start + 1
-    while i < len(text) and text[i] != "\n":
-        if text[i] == "\\" and quote == '"':
-            i += 2
-            continue
-        if text[i] == quote:
-            return i + 1
-        i += 1
-    return i
+            end = text.find("\n", i)
+            end = n if end == -1 else end
+        comments.append(Comment(line, column, text[i:end], own_line))
+        pieces.append(text[copied:i])
+        pieces.append(_NOT_NEWLINE.sub(" ", text[i:end]))
+        copied = i = end
+    pieces.append(text[copied:])
+    return "".join(pieces), comments, diagnostics
 
 
 def read_sources(path: Path, display: str) -> tuple[list[SourceFile], list[Diagnostic]]:

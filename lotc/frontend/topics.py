@@ -17,7 +17,6 @@ route readings here (``route_topics``, ``bridge_mappings``) too.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from lotc.frontend.patterns import (
     literal_span,
 )
 from lotc.frontend.site import Site
+from lotc.frontend.walk import node_fields
 
 TOPIC_TRIGGERS = frozenset({"TOPIC", "CHANGE"})
 FILTER_TRIGGERS = frozenset({"TOPIC", "CHANGE", "SUBSCRIBE"})
@@ -67,38 +67,18 @@ _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 def nodes_below(node: ast.Node) -> Iterator[ast.Node]:
-    """Every node below ``node`` (itself included), like ``walk.walk``.
-
-    The field names of each node class are looked up once: the graph visits
-    every node of a big site twice, and ``dataclasses.fields`` per node was
-    most of its time.
-    """
+    """Every node below ``node`` (itself included), like ``walk.walk`` but
+    with the children of a node last first."""
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
-        for name in _field_names(type(current)):
+        for name in node_fields(type(current)):
             value = getattr(current, name)
             if isinstance(value, ast.Node):
                 stack.append(value)
             elif isinstance(value, tuple):
                 stack.extend(v for v in value if isinstance(v, ast.Node))
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-# Fields so annotated never hold a node, so the walk need not look at them.
-_PLAIN = frozenset({"str", "int", "bool", "str | None", "tuple[str, ...]"})
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(
-            f.name
-            for f in dataclasses.fields(cls)
-            if f.name != "span" and str(f.type) not in _PLAIN
-        )
-    return names
 
 
 def fold(expr: ast.Expr, action: ast.Action | None = None) -> TopicPattern:

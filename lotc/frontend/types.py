@@ -21,7 +21,6 @@ from lotc.frontend import ast, messages
 from lotc.frontend.diagnostics import Diagnostic
 from lotc.frontend.names import model_fields
 from lotc.frontend.site import Site
-from lotc.frontend.walk import walk
 
 STRING, INT, DOUBLE, BOOL = "STRING", "INT", "DOUBLE", "BOOL"
 TIMESTAMP, JSON, BYTES, TEXT, ANY = "TIMESTAMP", "JSON", "BYTES", "TEXT", "ANY"
@@ -58,7 +57,7 @@ def check_types(site: Site) -> list[Diagnostic]:
         if isinstance(entity, ast.Action):
             found.extend(_ActionTypes(site, entity).check())
         elif isinstance(entity, ast.Model):
-            found.extend(_model_defaults(entity))
+            found.extend(_model_defaults(site.nodes(entity)))
     return found
 
 
@@ -314,7 +313,7 @@ class _ActionTypes:
         self.inference = _Inference(self.variables, self.found)
 
     def check(self) -> list[Diagnostic]:
-        for node in walk(self.action):
+        for node in self.site.nodes(self.action):
             self.statement(node)
         return self.found
 
@@ -385,9 +384,9 @@ class _ActionTypes:
         )
 
 
-def _model_defaults(model: ast.Model) -> list[Diagnostic]:
+def _model_defaults(nodes: list[ast.Node]) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for node in walk(model):
+    for node in nodes:
         if not (isinstance(node, ast.ModelField) and node.source is not None):
             continue
         if node.source.kind != "value" or node.type_name is None:

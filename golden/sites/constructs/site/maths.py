@@ -1,0 +1,5 @@
+# Script Name: Maths
+
+
+def clamp(value, low, high):
+    return max(low, min(high, float(value)))
