@@ -109,6 +109,7 @@ class Connection:
         self._idle.set()
         self._ready_once = False
         self.connected = False
+        self.online = False  # subscribed and `online` published
 
     # -- sending (synchronous, from handlers)
 
@@ -156,11 +157,16 @@ class Connection:
                 attempt += 1
                 if was_connected:
                     log.warning("lost the broker: %s", exc)
-                log.info("reconnecting to %s in %.1f s", self.settings.broker, delay)
+                log.info(
+                    "reconnecting to %s in %.1f s (%s)",
+                    self.settings.broker,
+                    delay,
+                    exc,
+                )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
             finally:
-                self.connected = False
+                self.connected = self.online = False
 
     def _client(self) -> aiomqtt.Client:
         s = self.settings
@@ -190,6 +196,7 @@ class Connection:
         await self._subscribe(client)
         await client.publish(self.settings.status_topic, b"online", qos=1, retain=True)
         log.info("online: %s", self.settings.status_topic)
+        self.online = True
         if not self._ready_once:
             self._ready_once = True
             self._on_ready()
@@ -306,7 +313,9 @@ class Connection:
     async def _flush(self, send: asyncio.Task[None]) -> None:
         self._check_idle()
         waiter = asyncio.ensure_future(self._idle.wait())
-        done, _ = await asyncio.wait({waiter, send}, timeout=FLUSH_TIMEOUT)
+        done, _ = await asyncio.wait(
+            {waiter, send}, timeout=FLUSH_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
         waiter.cancel()
         if waiter not in done:
             log.warning("gave up flushing: %d messages unsent", self.pending)
