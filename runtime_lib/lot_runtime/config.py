@@ -87,7 +87,7 @@ def load_settings(
     except ValueError as exc:
         problems.append(str(exc))
 
-    qos_text = environ.get("LOT_MQTT_QOS", "1").strip()
+    qos_text = environ.get("LOT_MQTT_QOS", str(site.qos)).strip()
     if qos_text not in ("0", "1"):
         problems.append(f"LOT_MQTT_QOS must be 0 or 1, not {qos_text!r}")
 

@@ -27,8 +27,11 @@ Sink = Callable[[str, bytes, int, bool], None]
 
 
 class Encodes(Protocol):
-    retain: bool
-    qos: int | None
+    @property
+    def retain(self) -> bool: ...
+
+    @property
+    def qos(self) -> int | None: ...
 
     def encode(self, run: Execution, values: Mapping[str, Any]) -> bytes: ...
 

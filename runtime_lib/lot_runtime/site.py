@@ -41,11 +41,13 @@ class Site:
 
     name: str
     version: str = "0.1.0"
+    qos: int = 1  # from site.toml; LOT_MQTT_QOS overrides it
     actions: tuple[Action, ...] = ()
     models: tuple[Model, ...] = ()
     cache_filters: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    qos: int = 1  # the default QoS; LOT_MQTT_QOS overrides it
 
     @property
     def status_topic(self) -> str:

@@ -67,12 +67,18 @@ def _parse_at(at: str) -> time:
 
 @dataclass(frozen=True, slots=True)
 class Weekly:
-    weekday: int  # 0 = Monday
+    """At `at` on a weekday (0 = Monday) or on each weekday of a tuple."""
+
+    weekday: int | tuple[int, ...]
     at: str
 
+    @property
+    def weekdays(self) -> tuple[int, ...]:
+        return (self.weekday,) if isinstance(self.weekday, int) else self.weekday
+
     def __post_init__(self) -> None:
-        if not 0 <= self.weekday <= 6:
-            raise ValueError("weekday is 0 (Monday) to 6 (Sunday)")
+        if not self.weekdays or not all(0 <= d <= 6 for d in self.weekdays):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
         _parse_at(self.at)
 
 
@@ -86,9 +92,20 @@ class Daily:
 
 @dataclass(frozen=True, slots=True)
 class Once:
-    """One moment; a naive datetime is local time. A past moment never fires."""
+    """One moment (a datetime or ISO 8601 text; without a zone it is local time).
 
-    when: datetime
+    A moment in the past never fires.
+    """
+
+    when: datetime | str
+
+    @property
+    def moment(self) -> datetime:
+        when = self.when
+        return datetime.fromisoformat(when) if isinstance(when, str) else when
+
+    def __post_init__(self) -> None:
+        self.moment  # noqa: B018 - a bad ISO text fails at import, not at run time
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +123,17 @@ def next_calendar_time(
     now = now.astimezone()
     if isinstance(trigger, Once):
         when = trigger.when
+        assert isinstance(when, datetime)  # text is parsed on construction
         when = when.astimezone() if when.tzinfo else when.replace(tzinfo=now.tzinfo)
         return when if when > now else None
     at = _parse_at(trigger.at)
     day = now.date()
     for offset in range(8):
         candidate_day = day + timedelta(days=offset)
-        if isinstance(trigger, Weekly) and candidate_day.weekday() != trigger.weekday:
+        if (
+            isinstance(trigger, Weekly)
+            and candidate_day.weekday() not in trigger.weekdays
+        ):
             continue
         candidate = datetime.combine(candidate_day, at).astimezone()
         if candidate > now:

@@ -146,23 +146,33 @@ def test_generated_code_passes_ruff(generated_trees):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# Site scripts are the user's own Python, shipped as written: mypy does not
+# read them, so calling them is calling an untyped (Any) function.
+MYPY_CONFIG = """\
+[mypy]
+strict = True
+follow_imports = silent
+incremental = False
+cache_dir = /dev/null
+
+[mypy-*.scripts.*]
+follow_imports = skip
+"""
+
+
 def test_generated_code_passes_mypy_strict(generated_trees):
+    config = generated_trees / "mypy.ini"
+    config.write_text(MYPY_CONFIG)
     for case in BUILDING:
-        packages = [p.name for p in (generated_trees / case.name).iterdir()]
+        root = generated_trees / case.name
+        packages = [p.name for p in root.iterdir()]
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mypy",
-                "--strict",
-                "--no-incremental",
-                "--cache-dir",
-                "/dev/null",
-                *[f"-p{p}" for p in packages],
-            ],
+            [sys.executable, "-m", "mypy", "--config-file", str(config)]
+            + ["--exclude", r"/scripts/"]
+            + [f"-p{package}" for package in packages],
             capture_output=True,
             text=True,
-            cwd=generated_trees / case.name,
+            cwd=root,
             # An editable install hides lot_runtime from mypy: point at it.
             env={**os.environ, "MYPYPATH": str(REPO / "runtime_lib")},
         )

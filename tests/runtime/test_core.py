@@ -223,7 +223,7 @@ def test_calendar_triggers_use_local_time():
         == datetime(2026, 4, 2, 10, 0, 1).astimezone()
     )
     assert (
-        next_calendar_time(Weekly(0, "08:00"), now)
+        next_calendar_time(Weekly((0,), "08:00"), now)
         == datetime(2026, 4, 6, 8, 0).astimezone()
     )
     assert (
@@ -259,3 +259,19 @@ def test_every_keeps_its_grid_and_skips_missed_ticks():
     assert slots[3:] == list(range(6, 6 + len(slots) - 3))
     for t, slot in zip(ticks, slots, strict=True):
         assert 0 <= t - slot * 0.05 < 0.02  # no drift
+
+
+def test_weekly_on_several_days_and_once_from_iso_text():
+    now = datetime(2026, 4, 2, 10, 0).astimezone()  # a Thursday
+    weekdays = Weekly((0, 1, 2, 3, 4), "08:00")
+    assert next_calendar_time(weekdays, now) == datetime(2026, 4, 3, 8, 0).astimezone()
+    saturday = datetime(2026, 4, 4, 9, 0).astimezone()
+    assert (
+        next_calendar_time(weekdays, saturday) == datetime(2026, 4, 6, 8).astimezone()
+    )
+    once = Once("2026-04-02T11:00:00")
+    assert next_calendar_time(once, now) == datetime(2026, 4, 2, 11, 0).astimezone()
+    with pytest.raises(ValueError):
+        Once("02-04-2026")
+    with pytest.raises(ValueError):
+        Weekly((7,), "08:00")

@@ -12,7 +12,7 @@ def execute(run: Execution) -> None:
     run.publish(lot.join("plant/", run.level(2), "/seen"), run.text)
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Relay",
     trigger=OnTopic("plant/+/raw"),
     execute=execute,

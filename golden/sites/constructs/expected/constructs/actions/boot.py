@@ -13,7 +13,7 @@ def execute(run: Execution) -> None:
     run.publish("boot", t)
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Boot",
     trigger=OnStart(),
     execute=execute,

@@ -49,7 +49,7 @@ def execute(run: Execution) -> None:
         run.keep(lot.join("memo/", line, "/level"), level)
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Dispatch",
     trigger=OnTopic("lines/+/event"),
     execute=execute,

@@ -12,7 +12,7 @@ def execute(run: Execution) -> None:
     run.publish("tick/hourly", lot.random_uuid())
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Hourly",
     trigger=Every(7200),
     execute=execute,

@@ -11,7 +11,7 @@ def execute(run: Execution) -> None:
     run.publish("launch", run.secret("LAUNCH_CODE"))
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Launch",
     trigger=Once("2027-06-01T08:00:00"),
     execute=execute,

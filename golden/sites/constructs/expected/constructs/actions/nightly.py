@@ -12,7 +12,7 @@ def execute(run: Execution) -> None:
     run.publish("shift/end", lot.timestamp("UNIX"))
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Nightly",
     trigger=Daily("23:59:00"),
     execute=execute,

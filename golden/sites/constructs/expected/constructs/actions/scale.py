@@ -18,7 +18,7 @@ def execute(run: Execution) -> None:
     run.keep_env("LAST_SCALE", clamped)
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Scale",
     trigger=OnTopic("raw/+"),
     execute=execute,

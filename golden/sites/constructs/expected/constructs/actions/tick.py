@@ -12,7 +12,7 @@ def execute(run: Execution) -> None:
     run.publish("tick/fast", lot.random_between(1, 6, "INT"))
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Tick",
     trigger=Every(0.5),
     execute=execute,

@@ -16,7 +16,7 @@ def execute(run: Execution) -> None:
         run.publish("audit/change", lot.join(run.level(2), ": ", run.text))
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Watch",
     trigger=OnChange("lines/+/state"),
     execute=execute,

@@ -11,7 +11,7 @@ def execute(run: Execution) -> None:
     run.publish("shift/start", run.env("SHIFT_NAME"))
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="Weekdays",
     trigger=Weekly((0, 1, 2, 3, 4), "07:30"),
     execute=execute,

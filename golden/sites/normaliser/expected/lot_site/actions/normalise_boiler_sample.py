@@ -27,7 +27,7 @@ def execute(run: Execution) -> None:
     )
 
 
-ACTION = Action(
+ACTION: Action = Action(
     name="NormaliseBoilerSample",
     trigger=OnTopic("northwind/+/+/heating/+/metrics/flow_temp"),
     execute=execute,
