@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from lotc.codegen.naming import PyName, python_name
 from lotc.frontend import ast
 from lotc.frontend.diagnostics import Span
-from lotc.frontend.types import DOUBLE, INT, NUMERIC, STRING, Typed, infer
+from lotc.frontend.types import DOUBLE, INT, NUMERIC, Typed, infer
 
 _CASTS = {
     "INT": "lot.as_int",
@@ -129,15 +129,60 @@ def _may_hold_plus(expr: ast.Expr) -> bool:
     return False
 
 
-def _join_parts(expr: ast.Expr, scope: Scope) -> list[str]:
+def _join_parts(expr: ast.Expr) -> list[ast.Expr]:
     """The parts of a chain of text joins, flattened: a + b + c -> [a, b, c]."""
-    if (
-        isinstance(expr, ast.Binary)
-        and expr.operator == "+"
-        and scope.type_of(expr).type == STRING
-    ):
-        return _join_parts(expr.left, scope) + _join_parts(expr.right, scope)
-    return [lower(expr, scope)]
+    if isinstance(expr, ast.Paren):
+        return _join_parts(expr.inner) if _is_join(expr.inner) else [expr]
+    if _is_join(expr):
+        return _join_parts(expr.left) + _join_parts(expr.right)
+    return [expr]
+
+
+def _is_join(expr: ast.Expr) -> bool:
+    """Whether ``+`` certainly joins text: a side is text that is no number.
+
+    Static types are not enough: a STRING (a variable set to ``"3"``, a TRIM)
+    may hold numeric text, which ``+`` adds.
+    """
+    if not (isinstance(expr, ast.Binary) and expr.operator == "+"):
+        return False
+    return _no_number(expr.left) or _no_number(expr.right)
+
+
+def _no_number(expr: ast.Expr) -> bool:
+    while isinstance(expr, ast.Paren):
+        expr = expr.inner
+    if isinstance(expr, ast.String):
+        return not _reads_as_number(expr.value)
+    return _never_number(expr)
+
+
+def _never_number(expr: ast.Expr) -> bool:
+    """A join holding a character no number has: no text it builds is a
+    number (``"kiln/" + {id}``; but ``"-" + {n}`` may read as one)."""
+    while isinstance(expr, ast.Paren):
+        expr = expr.inner
+    if isinstance(expr, ast.String):
+        return any(
+            c not in _NUMBER_CHARACTERS and not c.isspace() and not c.isdecimal()
+            for c in expr.value
+        )
+    return _is_join(expr) and (_never_number(expr.left) or _never_number(expr.right))
+
+
+# What numeric text may hold, inf and nan included, as lot.number reads it.
+_NUMBER_CHARACTERS = frozenset("0123456789+-.eEiInNfFtTyYaA")
+
+
+def _reads_as_number(text: str) -> bool:
+    text = text.strip()
+    if not text or "_" in text:
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Lowering:
@@ -250,7 +295,8 @@ class _Lowering:
         if expr.operator == "NOT":
             return f"(not {condition(expr.operand, scope)})"
         operand = lower(expr.operand, scope)
-        if scope.type_of(expr.operand).type in NUMERIC:
+        # Not for DOUBLE: Python's -0.0 would print "-0", lot.neg gives 0.
+        if scope.type_of(expr.operand).type == INT:
             return f"(-{operand})"
         return f"lot.neg({operand})"
 
@@ -265,9 +311,9 @@ class _Lowering:
         right_type = scope.type_of(expr.right).type
         both_numeric = left_type in NUMERIC and right_type in NUMERIC
         if operator == "+":
-            result = scope.type_of(expr).type
-            if result == STRING:
-                return f"lot.join({', '.join(_join_parts(expr, scope))})"
+            if _is_join(expr):
+                parts = (lower(part, scope) for part in _join_parts(expr))
+                return f"lot.join({', '.join(parts)})"
             left, right = lower(expr.left, scope), lower(expr.right, scope)
             if both_numeric:
                 return f"({left} + {right})"
