@@ -122,8 +122,17 @@ class SiteState:
 class Execution:
     """What one trigger occurrence sees: its message and its buffered writes."""
 
-    __slots__ = ("_levels", "_ops", "_state", "_text", "_written", "action")
-    __slots__ += ("captures", "payload", "topic")
+    __slots__ = (
+        "_levels",
+        "_ops",
+        "_state",
+        "_text",
+        "_written",
+        "action",
+        "captures",
+        "payload",
+        "topic",
+    )
 
     def __init__(
         self,

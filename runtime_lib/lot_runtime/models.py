@@ -45,7 +45,7 @@ class Field:
         """The value as the field's type; EMPTY stays null."""
         if value is None:
             return None
-        convert = _COERCE.get(self.type.upper(), values.as_string)
+        convert: Callable[[Any], Any] = _COERCE.get(self.type.upper(), values.as_string)
         return convert(value)
 
 

@@ -29,6 +29,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -170,7 +171,7 @@ class Connection:
 
     def _client(self) -> aiomqtt.Client:
         s = self.settings
-        connect = Properties(PacketTypes.CONNECT)
+        connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         connect.SessionExpiryInterval = 0 if s.clean_start else SESSION_EXPIRY
         connect.ReceiveMaximum = RECEIVE_MAXIMUM
         client = aiomqtt.Client(
@@ -232,7 +233,7 @@ class Connection:
         options = SubscribeOptions(qos=self.settings.qos, retainHandling=1)
         codes = await client.subscribe([(f, options) for f in self._filters])
         refused = [
-            f for f, c in zip(self._filters, codes, strict=False) if c.value >= 0x80
+            f for f, c in zip(self._filters, codes, strict=False) if _code(c) >= 0x80
         ]
         for topic_filter in refused:
             log.error("the broker refused the subscription %s", topic_filter)
@@ -248,7 +249,7 @@ class Connection:
         while True:
             message = await anext(messages)
             while True:
-                handle(message.topic.value, message.payload)  # type: ignore[arg-type]
+                handle(message.topic.value, message.payload)
                 if message.qos:
                     paho.ack(message.mid, message.qos)
                 if not self._room.is_set():
@@ -286,9 +287,11 @@ class Connection:
             while True:
                 if not self._outbox:
                     self._queued.clear()
-                    waiter = asyncio.ensure_future(self._queued.wait())
+                    waiter: asyncio.Future[Any] = asyncio.ensure_future(
+                        self._queued.wait()
+                    )
                     await asyncio.wait(
-                        {waiter, failed}, return_when=asyncio.FIRST_COMPLETED
+                        [waiter, failed], return_when=asyncio.FIRST_COMPLETED
                     )
                     waiter.cancel()
                     if failed.done():
@@ -330,6 +333,11 @@ class Connection:
         self._queued.set()
 
 
-async def _quietly(task: asyncio.Future[None]) -> None:
+def _code(reason: Any) -> int:
+    """A SUBACK reason code as a number (paho gives ReasonCode objects)."""
+    return int(getattr(reason, "value", reason))
+
+
+async def _quietly(task: asyncio.Future[Any]) -> None:
     with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError, Exception):
         await task

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import signal
 import sys
@@ -107,7 +108,7 @@ class Runner:
             trigger = action.trigger
             if isinstance(trigger, Every | Weekly | Daily | Once):
                 task = asyncio.create_task(
-                    run_timer(trigger, lambda a=action: self._execute(a)),
+                    run_timer(trigger, functools.partial(self._execute, action)),
                     name=f"lot-timer-{action.name}",
                 )
                 self._timers.append(task)

@@ -47,7 +47,6 @@ class Site:
     cache_filters: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
-    qos: int = 1  # the default QoS; LOT_MQTT_QOS overrides it
 
     @property
     def status_topic(self) -> str:

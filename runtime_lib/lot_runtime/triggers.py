@@ -62,22 +62,26 @@ def _parse_at(at: str) -> time:
     parts = [int(p) for p in at.strip().split(":")]
     if not 2 <= len(parts) <= 3:
         raise ValueError(f"expected HH:MM or HH:MM:SS, got {at!r}")
-    return time(*parts)
+    return time(parts[0], parts[1], parts[2] if len(parts) == 3 else 0)
 
 
 @dataclass(frozen=True, slots=True)
 class Weekly:
-    """At `at` on a weekday (0 = Monday) or on each weekday of a tuple."""
+    """At `at` on each weekday of `weekdays` (0 = Monday; one int is allowed)."""
 
-    weekday: int | tuple[int, ...]
+    weekdays: int | tuple[int, ...]
     at: str
 
     @property
-    def weekdays(self) -> tuple[int, ...]:
-        return (self.weekday,) if isinstance(self.weekday, int) else self.weekday
+    def days(self) -> tuple[int, ...]:
+        days = self.weekdays
+        return (days,) if isinstance(days, int) else days
 
     def __post_init__(self) -> None:
-        if not self.weekdays or not all(0 <= d <= 6 for d in self.weekdays):
+        days = self.weekdays
+        if isinstance(days, int):
+            object.__setattr__(self, "weekdays", days := (days,))
+        if not days or not all(0 <= d <= 6 for d in days):
             raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
         _parse_at(self.at)
 
@@ -92,20 +96,16 @@ class Daily:
 
 @dataclass(frozen=True, slots=True)
 class Once:
-    """One moment (a datetime or ISO 8601 text; without a zone it is local time).
-
-    A moment in the past never fires.
+    """One moment: a datetime, or ISO 8601 text parsed here (a bad one fails at
+    import, not at run time). Without a zone it is local time. A moment in the
+    past never fires.
     """
 
     when: datetime | str
 
-    @property
-    def moment(self) -> datetime:
-        when = self.when
-        return datetime.fromisoformat(when) if isinstance(when, str) else when
-
     def __post_init__(self) -> None:
-        self.moment  # noqa: B018 - a bad ISO text fails at import, not at run time
+        if isinstance(self.when, str):
+            object.__setattr__(self, "when", datetime.fromisoformat(self.when))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,17 +123,15 @@ def next_calendar_time(
     now = now.astimezone()
     if isinstance(trigger, Once):
         when = trigger.when
-        assert isinstance(when, datetime)  # text is parsed on construction
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when)
         when = when.astimezone() if when.tzinfo else when.replace(tzinfo=now.tzinfo)
         return when if when > now else None
     at = _parse_at(trigger.at)
     day = now.date()
     for offset in range(8):
         candidate_day = day + timedelta(days=offset)
-        if (
-            isinstance(trigger, Weekly)
-            and candidate_day.weekday() not in trigger.weekdays
-        ):
+        if isinstance(trigger, Weekly) and candidate_day.weekday() not in trigger.days:
             continue
         candidate = datetime.combine(candidate_day, at).astimezone()
         if candidate > now:

@@ -560,8 +560,7 @@ def _compile_pattern(fmt: str) -> tuple[Callable[[datetime], str], ...]:
             j = i
             while j < len(fmt) and fmt[j] == c:
                 j += 1
-            token, n = _TOKENS[c], j - i
-            pieces.append(lambda m, token=token, n=n: token(m, n))
+            pieces.append(_writer(_TOKENS[c], j - i))
             i = j
         elif c in "'\"":
             end = fmt.find(c, i + 1)
@@ -575,6 +574,10 @@ def _compile_pattern(fmt: str) -> tuple[Callable[[datetime], str], ...]:
             pieces.append(_literal(c))
             i += 1
     return tuple(pieces)
+
+
+def _writer(token: Callable[[datetime, int], str], n: int) -> Callable[[datetime], str]:
+    return lambda m: token(m, n)
 
 
 def _literal(s: str) -> Callable[[datetime], str]:
