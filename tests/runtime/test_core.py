@@ -275,3 +275,28 @@ def test_weekly_on_several_days_and_once_from_iso_text():
         Once("02-04-2026")
     with pytest.raises(ValueError):
         Weekly((7,), "08:00")
+
+
+def test_the_outbox_is_bounded_and_puts_unconfirmed_messages_back_in_order(
+    monkeypatch,
+):
+    from lot_runtime import mqtt
+
+    monkeypatch.setattr(mqtt, "OUTBOX_CAPACITY", 3)
+    settings = mqtt.ConnectionSettings(
+        broker=mqtt.BrokerAddress("127.0.0.1", 1), client_id="c", status_topic="s"
+    )
+
+    async def scenario():
+        connection = mqtt.Connection(settings, filters=(), on_message=print)
+        for n in range(3):
+            connection.send(f"t{n}", b"", 1, False)
+        assert not connection._room.is_set()  # the receive loop would pause
+        for _ in range(2):  # two sent, unconfirmed when the link drops
+            item = connection._outbox.popleft()
+            connection._inflight[item.seq] = item
+        connection._requeue()
+        assert [m.topic for m in connection._outbox] == ["t0", "t1", "t2"]
+        assert connection.pending == 3
+
+    asyncio.run(scenario())
