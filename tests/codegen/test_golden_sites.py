@@ -197,3 +197,41 @@ def test_generated_code_imports(generated_trees):
             [sys.executable, "-c", program], capture_output=True, text=True, cwd=root
         )
         assert result.returncode == 0, f"{case.name}:\n{result.stderr}"
+
+
+_SECTION = re.compile(r"^## (.+)$", re.MULTILINE)
+_LOT_BLOCK = re.compile(r"```lot\n(.*?)```", re.DOTALL)
+BUILD_CODES = [c for c in messages.all_codes() if c.code.startswith("LOT4")]
+
+
+def _page_examples(code: str) -> dict[str, str]:
+    text = (REPO / "lotc" / "docs" / "errors" / f"{code}.md").read_text()
+    parts = _SECTION.split(text)[1:]
+    found = {}
+    for title, body in zip(parts[::2], parts[1::2], strict=True):
+        block = _LOT_BLOCK.search(body)
+        if block:
+            found[title.strip()] = block.group(1)
+    return found
+
+
+@pytest.mark.parametrize("code", BUILD_CODES, ids=[c.code for c in BUILD_CODES])
+def test_build_code_pages_do_what_they_say(code, tmp_path):
+    """A page's failing example reports its code when built; its fix builds
+    clean.  LOT407 is about site.toml and has no LoT example."""
+    from lotc.compile import generate
+
+    examples = _page_examples(code.code)
+    if code.code == "LOT407":
+        assert not examples
+        return
+    for title, expect_code in (("Example", True), ("Fix", False)):
+        folder = tmp_path / title.lower()
+        folder.mkdir()
+        (folder / "site.toml").write_text('[site]\nname = "page-example"\n')
+        (folder / "example.lot").write_text(examples[title])
+        codes = [d.code for d in generate(str(folder)).diagnostics]
+        if expect_code:
+            assert code.code in codes, codes
+        else:
+            assert codes == [], codes
