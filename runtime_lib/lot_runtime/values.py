@@ -176,9 +176,12 @@ def _parse_number(s: str) -> Number | None:
     except ValueError:
         pass
     try:
-        return float(s)
+        value = float(s)
     except ValueError:
         return None
+    # "inf" and "nan" are words in a payload, not measurements: text is a
+    # number only when it is a finite one.
+    return value if math.isfinite(value) else None
 
 
 def _is_no_value(v: Any) -> bool:
