@@ -273,3 +273,33 @@ def test_the_wheels_install_in_a_fresh_venv_and_run(tmp_path, mosquitto):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0, log.read_text()
+
+
+def test_call_python_runs_the_site_script(tmp_path, running, mosquitto):
+    site = _write_site(
+        tmp_path / "src",
+        "scripted",
+        """\
+        DEFINE ACTION Clamp
+        ON TOPIC "raw/+" DO
+            CALL PYTHON "Maths.clamp" WITH (PAYLOAD, 0, 100) RETURN AS {clamped}
+            CALL PYTHON "Maths.describe" WITH (TOPIC POSITION 2) RETURN AS {info}
+            PUBLISH TOPIC "clamped/+" WITH {clamped}
+            PUBLISH TOPIC "info/+" WITH GET JSON "sensor" IN {info}
+        """,
+    )
+    (site / "maths.py").write_text(
+        "# Script Name: Maths\n\n\n"
+        "def clamp(value, low, high):\n"
+        "    return max(low, min(high, float(value)))\n\n\n"
+        "def describe(name):\n"
+        '    return {"sensor": name.upper()}\n'
+    )
+    tree = _build(site, tmp_path)
+    running(tree, "scripted", "scripted")
+    with mosquitto.collect("clamped/#", "info/#") as seen:
+        mosquitto.publish("raw/t1", b"140")
+        messages = seen.wait_for(2)
+    payloads = {m.topic: m.payload for m in messages}
+    # A float result takes the LoT text form of a DOUBLE: 100, not 100.0.
+    assert payloads == {"clamped/t1": b"100", "info/t1": b"T1"}
