@@ -12,7 +12,6 @@ import re
 from lotc.frontend import ast, messages
 from lotc.frontend.diagnostics import Diagnostic, Label
 from lotc.frontend.site import Site
-from lotc.frontend.walk import walk
 
 TOPIC_TRIGGERS = frozenset({"TOPIC", "CHANGE"})
 SESSION_TRIGGERS = frozenset({"CONNECT", "DISCONNECT", "SUBSCRIBE"})
@@ -64,54 +63,58 @@ def _trigger_context(action: ast.Action, nodes: list[ast.Node]) -> list[Diagnost
     assigned = {node.name.value for node in nodes if isinstance(node, ast.Set)} | {
         item.name for item in action.inputs
     }
+    # The nodes come in walk order, so each top-level statement is followed by
+    # the nodes below it: the latest one seen is the statement a node is in.
+    top_level = {id(statement): statement for statement in action.body}
+    statement = None
     found = []
-    for statement in action.body:
-        for node in walk(statement):
-            if (
-                isinstance(node, (ast.Payload, ast.TopicPosition))
-                and trigger not in TOPIC_TRIGGERS
-            ):
-                word = "PAYLOAD" if isinstance(node, ast.Payload) else "TOPIC POSITION"
+    for node in nodes:
+        statement = top_level.get(id(node), statement)
+        if (
+            isinstance(node, (ast.Payload, ast.TopicPosition))
+            and trigger not in TOPIC_TRIGGERS
+        ):
+            word = "PAYLOAD" if isinstance(node, ast.Payload) else "TOPIC POSITION"
+            found.append(
+                messages.PAYLOAD_OUTSIDE_TOPIC.at(
+                    node.span,
+                    word=word,
+                    notes=(f"`{action.name.text}` {described}",),
+                    help='read a stored value with `GET TOPIC "..."` instead',
+                )
+            )
+        elif isinstance(node, ast.TopicPosition):
+            found.extend(_position_depth(node, action.trigger))
+        elif isinstance(node, ast.SessionValue) and trigger not in SESSION_TRIGGERS:
+            found.append(
+                messages.SESSION_OUTSIDE_SESSION.at(
+                    node.span,
+                    word=node.keyword,
+                    notes=(f"`{action.name.text}` {described}",),
+                )
+            )
+        elif isinstance(node, ast.BareName) and not isinstance(
+            statement, ast.TriggerRoute
+        ):
+            if node.name in assigned:
                 found.append(
-                    messages.PAYLOAD_OUTSIDE_TOPIC.at(
+                    messages.LEGACY_SYNTAX.at(
                         node.span,
-                        word=word,
-                        notes=(f"`{action.name.text}` {described}",),
-                        help='read a stored value with `GET TOPIC "..."` instead',
+                        form=f"the variable `{node.name}` without braces",
+                        help=f"write `{{{node.name}}}`",
                     )
                 )
-            elif isinstance(node, ast.TopicPosition):
-                found.extend(_position_depth(node, action.trigger))
-            elif isinstance(node, ast.SessionValue) and trigger not in SESSION_TRIGGERS:
-                found.append(
-                    messages.SESSION_OUTSIDE_SESSION.at(
-                        node.span,
-                        word=node.keyword,
-                        notes=(f"`{action.name.text}` {described}",),
-                    )
+                continue
+            found.append(
+                messages.BARE_NAME.at(
+                    node.span,
+                    name=node.name,
+                    help=(
+                        f"refer to a variable as `{{{node.name}}}`, "
+                        f'or quote text as `"{node.name}"`'
+                    ),
                 )
-            elif isinstance(node, ast.BareName) and not isinstance(
-                statement, ast.TriggerRoute
-            ):
-                if node.name in assigned:
-                    found.append(
-                        messages.LEGACY_SYNTAX.at(
-                            node.span,
-                            form=f"the variable `{node.name}` without braces",
-                            help=f"write `{{{node.name}}}`",
-                        )
-                    )
-                    continue
-                found.append(
-                    messages.BARE_NAME.at(
-                        node.span,
-                        name=node.name,
-                        help=(
-                            f"refer to a variable as `{{{node.name}}}`, "
-                            f'or quote text as `"{node.name}"`'
-                        ),
-                    )
-                )
+            )
     return found
 
 

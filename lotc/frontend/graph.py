@@ -31,8 +31,8 @@ from lotc.frontend.site import Site
 from lotc.frontend.topics import (
     SELF,
     BridgeMapping,
-    Folder,
     bridge_mappings,
+    folder_of,
     is_bridge,
     nodes_below,
     route_topics,
@@ -112,7 +112,7 @@ def check_graph(site: Site) -> list[Diagnostic]:
 def build_graph(site: Site) -> SiteGraph:
     graph = SiteGraph()
     for action in site.actions.values():
-        _add_action(graph, action)
+        _add_action(graph, site, action)
     for model in site.models.values():
         _add_model(graph, model)
     for route in site.routes.values():
@@ -136,7 +136,7 @@ def _use(graph: SiteGraph, entity: str, pattern: TopicPattern, span: Span, **kw)
     graph.uses.append(Use(entity, key, pattern, broker, span=span, **kw))
 
 
-def _add_action(graph: SiteGraph, action: ast.Action) -> None:
+def _add_action(graph: SiteGraph, site: Site, action: ast.Action) -> None:
     key = _entity(graph, "action", action.name.text, action)
     graph.actions[key] = action
     filter_text = trigger_filter(action)
@@ -145,7 +145,7 @@ def _add_action(graph: SiteGraph, action: ast.Action) -> None:
         pattern = TopicPattern.of(filter_text, literal)
         _use(graph, key, pattern, literal.span, kind="triggers", produces=False)
 
-    folder = Folder(action)
+    folder = folder_of(site, action)
     for statement, conditional in _statements(action.body, False):
         if isinstance(statement, ast.PublishModel):
             model = f"model:{statement.model.text}"

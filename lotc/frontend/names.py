@@ -287,6 +287,10 @@ def _values_of(statement) -> Iterator[ast.Expr]:
         yield statement.value
 
 
+# The nodes ``_names_set_by`` finds names in (no AST class derives from another).
+_SETTING_NODES = frozenset({ast.Set, ast.CallAction, ast.CallPython, ast.CallService})
+
+
 def _names_set_by(statement) -> Iterator[str]:
     if isinstance(statement, ast.Set):
         yield statement.name.value
@@ -301,6 +305,8 @@ def _assignments(nodes: list[ast.Node]) -> dict[str, list]:
     in source order."""
     places: dict[str, list[_Place]] = {}
     for node in nodes:
+        if type(node) not in _SETTING_NODES:
+            continue
         for name in _names_set_by(node):
             span = node.name.span if isinstance(node, ast.Set) else node.span
             places.setdefault(name, []).append(_Place(span, node.span))

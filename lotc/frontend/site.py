@@ -3,15 +3,20 @@
 Built once by the checker and handed to every check.  ``actions``, ``models``,
 ``routes`` and ``rules`` map a name to its first definition (a second one is
 reported as a duplicate); ``scripts`` maps a ``# Script Name:`` to the script.
-``nodes(entity)`` lists every node of an entity, walked once for all checks.
+``nodes(entity)`` lists every node of an entity, walked once for all checks,
+and ``shared`` keeps anything else the checks work out once about a node.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from lotc.frontend import ast
 from lotc.frontend.walk import walk
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,11 @@ class Site:
     routes: dict[str, ast.Route] = field(default_factory=dict)
     rules: dict[str, ast.Rule] = field(default_factory=dict)
     broken_scripts: frozenset[str] = frozenset()
-    # Node lists by entity identity; the entity is kept with its list so that
-    # its id cannot be reused by another object while the site lives.
-    _walked: dict[int, tuple[ast.Node, list[ast.Node]]] = field(
-        default_factory=dict, repr=False, compare=False
+    # What checks work out about one node and share, by (kind, node identity).
+    # The node is kept with its value, so its id cannot be reused by another
+    # object while the site lives.
+    _shared: dict[tuple[str, int], tuple[ast.Node, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
@@ -69,7 +75,12 @@ class Site:
         entity once for all of them saves most of the checker's time on a
         large site.  The list is shared: callers must not change it.
         """
-        walked = self._walked.get(id(entity))
-        if walked is None:
-            walked = self._walked[id(entity)] = (entity, list(walk(entity)))
-        return walked[1]
+        return self.shared("nodes", entity, lambda: list(walk(entity)))
+
+    def shared(self, kind: str, node: ast.Node, make: Callable[[], T]) -> T:
+        """``make()``, called once per ``kind`` and ``node`` for the whole site."""
+        key = (kind, id(node))
+        found = self._shared.get(key)
+        if found is None:
+            found = self._shared[key] = (node, make())
+        return found[1]

@@ -86,6 +86,11 @@ def fold(expr: ast.Expr, action: ast.Action | None = None) -> TopicPattern:
     return Folder(action).fold(expr)
 
 
+def folder_of(site: Site, action: ast.Action) -> Folder:
+    """The action's ``Folder``, made once for the checks and the graph."""
+    return site.shared("folder", action, lambda: Folder(action))
+
+
 def trigger_filter(action: ast.Action | None) -> str | None:
     """The filter of an ON TOPIC or ON CHANGE action, else None."""
     trigger = action.trigger if action else None
@@ -390,7 +395,7 @@ def check_topics(site: Site) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for entity in site.entities():
         if isinstance(entity, ast.Action):
-            found.extend(_action_topics(entity))
+            found.extend(_action_topics(site, entity))
         elif isinstance(entity, ast.Model):
             found.extend(_model_topics(entity))
         elif isinstance(entity, ast.Route):
@@ -485,13 +490,13 @@ def _plus_count(plus: int) -> str:
     return f"has only {plus} `+` to fill it from"
 
 
-def _action_topics(action: ast.Action) -> list[Diagnostic]:
+def _action_topics(site: Site, action: ast.Action) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     trigger = action.trigger
     if trigger and trigger.kind in FILTER_TRIGGERS and trigger.text is not None:
         found.extend(check_filter(trigger.text))
 
-    folder, filler = Folder(action), Filler.of_action(action)
+    folder, filler = folder_of(site, action), Filler.of_action(action)
     for node in folder.writes + folder.reads:
         found.extend(check_target(folder.fold(node.topic), node.topic.span, filler))
     return found

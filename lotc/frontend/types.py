@@ -299,6 +299,22 @@ def fits(value: Typed, declared: str) -> bool:
     return True
 
 
+# The nodes ``_ActionTypes.statement`` looks at; no AST class derives from
+# another, so the type alone says which these are.
+_TYPED_NODES = frozenset(
+    {
+        ast.Set,
+        ast.PublishTopic,
+        ast.KeepTopic,
+        ast.Branch,
+        ast.PublishModel,
+        ast.CallAction,
+        ast.CallPython,
+        ast.CallService,
+    }
+)
+
+
 class _ActionTypes:
     """Types of one action's expressions, in statement order."""
 
@@ -314,7 +330,8 @@ class _ActionTypes:
 
     def check(self) -> list[Diagnostic]:
         for node in self.site.nodes(self.action):
-            self.statement(node)
+            if type(node) in _TYPED_NODES:
+                self.statement(node)
         return self.found
 
     def statement(self, node) -> None:
