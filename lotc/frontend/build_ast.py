@@ -33,6 +33,8 @@ def decode_string(raw: str) -> str:
     regular expressions such as ``"\\d+"`` keep their meaning.
     """
     body, out, i = raw[1:-1], [], 0
+    if "\\" not in body:
+        return body  # most literals: nothing to decode
     while i < len(body):
         ch = body[i]
         if ch == "\\" and i + 1 < len(body):

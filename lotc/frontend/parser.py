@@ -28,6 +28,7 @@ from lotc.frontend import ast, messages
 from lotc.frontend.build_ast import Builder
 from lotc.frontend.diagnostics import Diagnostic, Span
 from lotc.frontend.layout import Layout
+from lotc.frontend.positions import with_positions
 from lotc.frontend.source import SourceFile
 from lotc.frontend.syntax_errors import translate
 
@@ -52,16 +53,20 @@ def lark_parser(strict: bool = False) -> Lark:
     """
     grammar = GRAMMAR.read_text(encoding="utf-8")
     cache = None if strict else _cache_file(grammar)
-    return Lark(
+    parser = Lark(
         grammar,
         parser="lalr",
         lexer="contextual",
         postlex=Layout(),
-        propagate_positions=True,
+        # Positions are set by lotc.frontend.positions, the same way but
+        # faster (lark is pinned to the exact version this relies on).
+        propagate_positions=False,
         maybe_placeholders=False,
         strict=strict,
         cache=cache or False,
     )
+    with_positions(parser.parser.parser.parser.callbacks)
+    return parser
 
 
 def _cache_file(grammar: str) -> str | None:
