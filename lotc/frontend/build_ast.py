@@ -68,7 +68,7 @@ class Builder:
                 self.file, item.line, item.column, item.end_line, item.end_column
             )
         meta = item.meta
-        if getattr(meta, "empty", True):
+        if meta.empty:
             return Span.point(self.file, 1, 1)
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
 

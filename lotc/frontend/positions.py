@@ -32,21 +32,46 @@ def with_positions(callbacks: dict) -> None:
 
 
 def _positioned(build: Build) -> Build:
+    # The hottest function of parsing: the searches for the first and last
+    # child with a position are written inline rather than as calls.
     def positioned(children: list) -> object:
         tree = build(children)
         if not isinstance(tree, Tree) or (len(children) == 1 and tree is children[0]):
             # A token, or a tree passed up unchanged by an inlined rule: its
             # container is already its own extent.
             return tree
-        first = _start(children)
-        if first is None:
-            return tree
 
-        last = _end(children)
+        for child in children:
+            if isinstance(child, Token):
+                first = child.line, child.column, child.start_pos
+                break
+            meta = child.meta
+            if not meta.empty:
+                first = (
+                    meta.container_line,
+                    meta.container_column,
+                    meta.container_start_pos,
+                )
+                break
+        else:
+            return tree
+        for child in reversed(children):
+            if isinstance(child, Token):
+                last = child.end_line, child.end_column, child.end_pos
+                break
+            meta = child.meta
+            if not meta.empty:
+                last = (
+                    meta.container_end_line,
+                    meta.container_end_column,
+                    meta.container_end_pos,
+                )
+                break
+
         meta = tree.meta
         # A tree that already has a position is a child passed up through an
-        # inlined rule (`?rule`, or one child left after filtering): it keeps
-        # its own position and only its container grows.
+        # inlined rule whose other children were filtered out: it keeps its
+        # own position and only its container grows.
         if meta.empty:
             meta.line, meta.column, meta.start_pos = first
             meta.end_line, meta.end_column, meta.end_pos = last
@@ -58,33 +83,3 @@ def _positioned(build: Build) -> Build:
         return tree
 
     return positioned
-
-
-def _start(children: list) -> tuple[int, int, int] | None:
-    for child in children:
-        if isinstance(child, Tree):
-            meta = child.meta
-            if not meta.empty:
-                return (
-                    meta.container_line,
-                    meta.container_column,
-                    meta.container_start_pos,
-                )
-        elif isinstance(child, Token):
-            return child.line, child.column, child.start_pos
-    return None
-
-
-def _end(children: list) -> tuple[int, int, int]:
-    for child in reversed(children):
-        if isinstance(child, Tree):
-            meta = child.meta
-            if not meta.empty:
-                return (
-                    meta.container_end_line,
-                    meta.container_end_column,
-                    meta.container_end_pos,
-                )
-        elif isinstance(child, Token):
-            return child.end_line, child.end_column, child.end_pos
-    raise AssertionError("a child with a start has an end")
