@@ -164,6 +164,7 @@ class Generated:
     diagnostics: list[Diagnostic]
     files: dict[str, bytes]
     config: SiteConfig | None = None
+    extras: list[str] = field(default_factory=list)  # lot-runtime extras
 
     @property
     def has_errors(self) -> bool:
@@ -197,7 +198,7 @@ def generate(site_folder: str) -> Generated:
     diagnostics = _sorted(diagnostics + found)
     if any(d.is_error for d in diagnostics):
         return Generated(checked, diagnostics, {}, config)
-    return Generated(checked, diagnostics, render_site(view), config)
+    return Generated(checked, diagnostics, render_site(view), config, view.extras)
 
 
 def build(site_folder: str, out: Path) -> tuple[Generated, list[Path]]:
@@ -215,6 +216,7 @@ def build(site_folder: str, out: Path) -> tuple[Generated, list[Path]]:
         version=config.version,
         package=package_name(config.name),
         files=generated.files,
+        extras=tuple(generated.extras),
     )
     return generated, [site_wheel, write_runtime_wheel(out)]
 

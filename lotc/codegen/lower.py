@@ -16,10 +16,12 @@ from lotc.codegen.actions import ActionView, SiteNames, lower_action
 from lotc.codegen.config import SiteConfig
 from lotc.codegen.models import ModelView, lower_model, model_class_name
 from lotc.codegen.naming import PyName, module_name, package_name, python_name
+from lotc.codegen.routes import ROUTE_LOWERINGS, RouteView
 from lotc.frontend import ast, messages
 from lotc.frontend.diagnostics import Diagnostic
 from lotc.frontend.environment import required_environment
 from lotc.frontend.patterns import TopicPattern
+from lotc.frontend.route_schemas import route_schema
 from lotc.frontend.site import Site
 from lotc.frontend.topics import fold
 from lotc.frontend.walk import walk
@@ -41,11 +43,18 @@ class SiteView:
     package: PyName
     actions: list[ActionView]
     models: list[ModelView]
+    routes: list[RouteView]
     scripts: list[ScriptView]
     cache_filters: list[str]
     env: list[str]
     secrets: list[str]
     sources: dict[str, str]  # file -> sha256 of its text
+
+    @property
+    def extras(self) -> list[str]:
+        """The lot-runtime extras the site's routes need."""
+        return sorted({extra for route in self.routes for extra in route.extras})
+
     manifest: dict = field(default_factory=dict)
 
 
@@ -86,6 +95,11 @@ def lower_site(
         models.append(dataclasses.replace(view, source=relative(view.source)))
         diagnostics.extend(found)
 
+    routes, found = _routes(site)
+    diagnostics.extend(found)
+    for route in routes:
+        route.source = relative(route.source)
+
     requirements = required_environment(site)
     view = SiteView(
         name=config.name,
@@ -94,6 +108,7 @@ def lower_site(
         package=names.package,
         actions=sorted(actions, key=lambda a: a.module),
         models=sorted(models, key=lambda m: m.python),
+        routes=sorted(routes, key=lambda r: r.module),
         scripts=script_views,
         cache_filters=_cache_filters(site),
         env=sorted({r.name for r in requirements if r.kind == "env"}),
@@ -107,16 +122,31 @@ def lower_site(
     return view, diagnostics
 
 
+def _routes(site: Site) -> tuple[list[RouteView], list[Diagnostic]]:
+    """Each route lowered by the lowering of its type; LOT401 for a type the
+    Python back end does not build yet."""
+    views: list[RouteView] = []
+    found: list[Diagnostic] = []
+    for route in site.routes.values():
+        schema = route_schema(route.route_type)
+        lowering = ROUTE_LOWERINGS.get(schema.type) if schema else None
+        if lowering is None:
+            found.append(
+                messages.UNSUPPORTED_ROUTE_TYPE.at(
+                    route.name.span,
+                    route_type=route.route_type or "?",
+                    notes=("`lotc check` accepts the route; only building it waits",),
+                )
+            )
+            continue
+        view, problems = lowering(route, site)
+        views.append(view)
+        found.extend(problems)
+    return views, found
+
+
 def _unsupported_entities(site: Site) -> list[Diagnostic]:
     found = []
-    for route in site.routes.values():
-        found.append(
-            messages.UNSUPPORTED_ROUTE_TYPE.at(
-                route.name.span,
-                route_type=route.route_type or "?",
-                notes=("`lotc check` accepts the route; only building it waits",),
-            )
-        )
     for rule in site.rules.values():
         found.append(
             messages.RULE_NOT_COMPILED.at(
@@ -132,7 +162,8 @@ def _unsupported_entities(site: Site) -> list[Diagnostic]:
 def _module_clashes(site: Site) -> list[Diagnostic]:
     """Two entities of one kind whose names make the same module name."""
     found = []
-    for kind, table in (("action", site.actions), ("model", site.models)):
+    tables = (("action", site.actions), ("model", site.models), ("route", site.routes))
+    for kind, table in tables:
         seen: dict[str, ast.Name] = {}
         for name, entity in sorted(table.items()):
             module = module_name(name) if kind == "action" else model_class_name(name)
@@ -217,7 +248,9 @@ def _manifest(site: Site, view: SiteView, requirements) -> dict:
         }
         for a in view.actions
     ] + [{"kind": "model", "name": m.name, "source": m.source} for m in view.models]
-    triggers = sorted({a.trigger_filter for a in view.actions if a.trigger_filter})
+    triggers = {a.trigger_filter for a in view.actions if a.trigger_filter}
+    triggers |= {topic for r in view.routes for topic in r.reads}
+    triggers = sorted(triggers)
     return {
         "site": view.name,
         "version": view.version,
@@ -226,9 +259,13 @@ def _manifest(site: Site, view: SiteView, requirements) -> dict:
         "topics": {
             "subscribes": triggers,
             "reads": view.cache_filters,
-            "publishes": sorted({t for a in view.actions for t in a.publishes}),
+            "publishes": sorted(
+                {t for a in view.actions for t in a.publishes}
+                | {t for r in view.routes for t in r.writes}
+            ),
             "keeps": sorted({t for a in view.actions for t in a.keeps}),
         },
+        "runtime_extras": view.extras,
         "environment": [
             {"kind": r.kind, "name": r.name, "needed_by": list(r.needed_by)}
             for r in requirements

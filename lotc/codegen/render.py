@@ -94,6 +94,21 @@ def render_site(view: SiteView) -> dict[str, bytes]:
             source=action.source,
             digest=view.sources.get(file, ""),
         )
+    if view.routes:
+        files[f"{package}/routes/__init__.py"] = python(
+            "package_init.py.j2",
+            **site_wide,
+            docstring=f"The routes of site {view.name}, one module each.",
+        )
+    for route in view.routes:
+        file = route.source.rsplit(":", 1)[0]
+        files[f"{package}/routes/{route.module}.py"] = python(
+            "route.py.j2",
+            **common,
+            route=route,
+            source=route.source,
+            digest=view.sources.get(file, ""),
+        )
     if view.scripts:
         files[f"{package}/scripts/__init__.py"] = python(
             "package_init.py.j2",

@@ -6,6 +6,7 @@ Generated code uses only the names below; everything else is internal.
 from . import values
 from .execution import Execution
 from .models import Field, Model
+from .routes import Env, Secret
 from .runner import main
 from .site import Action, Site
 from .triggers import Daily, Every, Once, OnChange, OnStart, OnTopic, Weekly
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Action",
     "Daily",
+    "Env",
     "Every",
     "Execution",
     "Field",
@@ -23,6 +25,7 @@ __all__ = [
     "OnStart",
     "OnTopic",
     "Once",
+    "Secret",
     "Site",
     "Weekly",
     "main",

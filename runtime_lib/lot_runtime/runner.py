@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from .config import ConfigError, RunSettings, load_settings
 from .execution import SiteState
 from .mqtt import Connection
+from .routes import Route, RouteContext
 from .site import Action, Site
 from .topics import Dispatcher
 from .triggers import Daily, Every, Once, OnChange, OnStart, OnTopic, Weekly, run_timer
@@ -34,6 +35,15 @@ class _Cache:
 
 
 _CACHE = _Cache()
+
+
+class _RouteTarget:
+    """Dispatch target of a route filter: the message is handed to the route."""
+
+    __slots__ = ("route",)
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
 
 
 class _OnChange:
@@ -55,10 +65,13 @@ class Runner:
         self.site = site
         self.settings = settings
         self.actions = tuple(a for a in site.actions if not only or a.name in only)
+        self.routes = tuple(r for r in site.routes if not only or r.name in only)
         self.state = SiteState(
             qos=settings.connection.qos, env=settings.env, secrets=settings.secrets
         )
-        self.dispatcher: Dispatcher[Action | _OnChange | _Cache] = Dispatcher()
+        self.dispatcher: Dispatcher[Action | _OnChange | _Cache | _RouteTarget] = (
+            Dispatcher()
+        )
         for topic_filter in site.cache_filters:
             self.dispatcher.add(topic_filter, _CACHE)
         for action in self.actions:
@@ -66,6 +79,10 @@ class Runner:
                 self.dispatcher.add(action.trigger.filter, action)
             elif isinstance(action.trigger, OnChange):
                 self.dispatcher.add(action.trigger.filter, _OnChange(action))
+        for route in self.routes:
+            target = _RouteTarget(route)
+            for topic_filter in route.filters:
+                self.dispatcher.add(topic_filter, target)
         self.connection = Connection(
             settings.connection,
             filters=self.dispatcher.filters,
@@ -74,6 +91,8 @@ class Runner:
         )
         self.state.sink = self.connection.send
         self._timers: list[asyncio.Task[None]] = []
+        self._routes: list[asyncio.Task[None]] = []
+        self._logged: set[tuple[str, ...]] = set()
 
     def on_message(self, topic: str, payload: bytes) -> None:
         """Handle one message: feed the cache, then run each matching action."""
@@ -92,6 +111,24 @@ class Runner:
                 self._execute(target.action, topic, payload, captures)
             elif isinstance(target, Action):
                 self._execute(target, topic, payload, captures)
+            elif isinstance(target, _RouteTarget):
+                self._deliver(target.route, topic, payload)
+
+    def _deliver(self, route: Route, topic: str, payload: bytes) -> None:
+        try:
+            route.deliver(topic, payload)
+        except Exception as exc:
+            self.state.stats["route_failures"] += 1
+            key = ("deliver", route.name, type(exc).__name__)
+            if key not in self._logged:
+                self._logged.add(key)
+                log.warning(
+                    "route %s could not take a message on %s: %s: %s",
+                    route.name,
+                    topic,
+                    type(exc).__name__,
+                    exc,
+                )
 
     def _execute(
         self,
@@ -120,21 +157,70 @@ class Runner:
         for task in self._timers:
             task.cancel()
 
+    def _start_routes(self) -> None:
+        for route in self.routes:
+            context = RouteContext(
+                site=self.site.name,
+                route=route.name,
+                publish=self.connection.send,
+                qos=self.state.qos,
+                env=self.state.env,
+                secrets=self.state.secrets,
+                state_dir=self.settings.state_dir,
+            )
+            task = asyncio.create_task(
+                _supervise(route, context), name=f"lot-route-{route.name}"
+            )
+            self._routes.append(task)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then flush and publish `offline`."""
-        watcher = asyncio.create_task(
-            self._stop_timers_on(stop), name="lot-stop-timers"
-        )
+        self._start_routes()
+        watcher = asyncio.create_task(self._stop_on(stop), name="lot-stop-timers")
         try:
             await self.connection.run(stop)
         finally:
             watcher.cancel()
             self.stop_timers()
-            await asyncio.gather(*self._timers, return_exceptions=True)
+            for task in self._routes:
+                task.cancel()
+            await asyncio.gather(*self._timers, *self._routes, return_exceptions=True)
 
-    async def _stop_timers_on(self, stop: asyncio.Event) -> None:
+    async def _stop_on(self, stop: asyncio.Event) -> None:
+        """Stop timers and routes first, so what they hand over is still sent."""
         await stop.wait()
         self.stop_timers()
+        for task in self._routes:
+            task.cancel()
+        await asyncio.gather(*self._routes, return_exceptions=True)
+
+
+# A route whose run() fails is started again after this many seconds, doubled
+# on each failure in a row up to the cap.
+_ROUTE_RETRY = 0.5
+_ROUTE_RETRY_CAP = 30.0
+
+
+async def _supervise(route: Route, context: RouteContext) -> None:
+    """Run a route for the life of the site, restarting it when it fails."""
+    delay = _ROUTE_RETRY
+    while True:
+        try:
+            await route.run(context)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            context.status(f"error: {type(exc).__name__}: {exc}")
+            log.error(
+                "route %s failed (%s: %s); restarting in %.1f s",
+                route.name,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _ROUTE_RETRY_CAP)
 
 
 def _parser(site: Site) -> argparse.ArgumentParser:
@@ -172,6 +258,7 @@ def main(
 
     selected = tuple(dict.fromkeys([*only, *args.only]))
     known = {action.name for action in site.actions}
+    known |= {route.name for route in site.routes}
     unknown = [name for name in selected if name not in known]
     if unknown:
         print(
@@ -205,10 +292,11 @@ async def _serve(site: Site, settings: RunSettings, only: Sequence[str]) -> int:
 
         loop.add_signal_handler(signum, on_signal)
     log.info(
-        "starting %s %s: %d actions, broker %s",
+        "starting %s %s: %d actions, %d routes, broker %s",
         site.name,
         site.version,
         len(runner.actions),
+        len(runner.routes),
         settings.connection.broker,
     )
     await runner.run(stop)

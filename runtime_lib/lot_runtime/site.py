@@ -1,4 +1,5 @@
-"""The entities a generated site declares: `Action` and `Site`.
+"""The entities a generated site declares: `Action` and `Site` (routes are in
+`lot_runtime.routes`).
 
 These are plain descriptions; `lot_runtime.runner` brings them to life.
 """
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .models import Model
+from .routes import Route
 from .triggers import Daily, Every, Once, OnChange, OnStart, OnTopic, Weekly
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class Site:
     actions: tuple[Action, ...] = ()
     models: tuple[Model, ...] = ()
     cache_filters: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()
     env: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
 
