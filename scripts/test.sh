@@ -9,9 +9,12 @@ cd "$(dirname "$0")/.."
 if ! command -v mosquitto >/dev/null && [ -x /usr/sbin/mosquitto ]; then
     export PATH="$PATH:/usr/sbin"
 fi
-if ! command -v mosquitto >/dev/null; then
-    echo "test.sh: installing mosquitto" >&2
-    apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null
+missing=()
+command -v mosquitto >/dev/null || missing+=(mosquitto)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test.sh: installing ${missing[*]}" >&2
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 venv="${LOTC_VENV:-.venv}"
@@ -19,7 +22,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e ./runtime_lib -e '.[test]'
+"$venv/bin/python" -m pip install --quiet -e './runtime_lib[postgres,modbus,opcua]' -e '.[test]'
 
 sources=(lotc tests runtime_lib)
 [ -d bench ] && sources+=(bench)
