@@ -48,3 +48,19 @@ def test_wheel_ships_every_error_page(tmp_path: Path):
         if f"{folder.as_posix()}/{code.code}.md" not in names
     ]
     assert missing == []
+
+
+def test_wheel_ships_the_templates_and_code_generation(tmp_path: Path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+        + ["--quiet", "--wheel-dir", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("lotc-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    templates = sorted(p.name for p in (REPO / "lotc" / "templates").glob("*.j2"))
+    assert templates
+    missing = [name for name in templates if f"lotc/templates/{name}" not in names]
+    assert missing == []
+    assert "lotc/codegen/routes/__init__.py" in names
