@@ -565,3 +565,22 @@ def test_an_inheritance_cycle_is_one_error():
         'DEFINE MODEL B FROM A\n    ADD STRING "b"\n'
     )
     assert [d.code for d in _check(text)] == ["LOT117"]
+
+
+@pytest.mark.parametrize(
+    ("text", "reported"),
+    [('"3"', False), ('"0"', False), ('"TRUE"', False), ('"yes"', True)],
+)
+def test_bool_casts_of_text_literals_follow_the_runtime(text, reported):
+    # lot_runtime.values.as_bool reads true/false and numbers (non-zero true).
+    codes = [
+        code
+        for code, _ in _reported(
+            f"""
+        DEFINE ACTION Flag
+        ON START DO
+            KEEP TOPIC "flags/a" WITH {text} AS BOOL
+        """
+        )
+    ]
+    assert ("LOT132" in codes) is reported, codes

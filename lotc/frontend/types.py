@@ -259,7 +259,11 @@ def _text_converts(text: str, result: str) -> bool:
     if result in NUMERIC:
         return _numeric_text(Typed(STRING, text.strip()))
     if result == BOOL:
-        return text.strip().lower() in _BOOLEAN_TEXT
+        # As the runtime reads it: true/false in any case, or a number
+        # (non-zero is true).
+        return text.strip().lower() in _BOOLEAN_TEXT or _numeric_text(
+            Typed(STRING, text.strip())
+        )
     if result == JSON:
         try:
             json.loads(text)
