@@ -53,3 +53,12 @@ def mosquitto(tmp_path: Path):
 
     with Mosquitto(tmp_path / "mosquitto") as broker:
         yield broker
+
+
+@pytest.fixture
+def postgres(tmp_path: Path):
+    """A fresh, real PostgreSQL on a free port (API: tests/support/postgres.py)."""
+    from support.postgres import Postgres
+
+    with Postgres(tmp_path / "postgres") as server:
+        yield server
