@@ -1,0 +1,176 @@
+"""What the device routes (Modbus, OPC UA) share: value text, change filters,
+reconnect delays and the outage bookkeeping that logs each outage once.
+
+A device route publishes a tag's value as LoT text (``values.text``) after
+scaling.  Numbers are first rounded to what the device actually said: a
+FLOAT32 to the shortest decimal that reads back as the same 32-bit float
+(21.7, not 21.700000762939453), anything else to 15 significant digits, so
+that scaling an integer by 0.1 publishes 21.7 and not 21.700000000000003.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import struct
+
+from lot_runtime import values
+
+__all__ = [
+    "Backoff",
+    "ChangeFilter",
+    "Outage",
+    "payload_of",
+    "publishable",
+    "quiet_driver_logs",
+    "reason",
+    "scaled",
+    "shortest_float32",
+    "tidy_number",
+]
+
+log = logging.getLogger("lot")
+
+# Reconnect delays of a device route: 0.5 s doubling to 10 s, each times a
+# random factor in [0.5, 1].  Field devices come back quickly after a power
+# cycle, and a poll is cheap, so the cap is lower than the broker's 30 s.
+FIRST_DELAY = 0.5
+MAX_DELAY = 10.0
+
+_FLOAT32 = struct.Struct("<f")
+
+
+def shortest_float32(value: float) -> float:
+    """The double whose shortest text reads back as the float32 ``value``."""
+    if not math.isfinite(value):
+        return value
+    single = _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+    for digits in range(1, 10):
+        candidate = float(f"{single:.{digits}g}")
+        if _FLOAT32.unpack(_FLOAT32.pack(candidate))[0] == single:
+            return candidate
+    return float(single)
+
+
+def tidy_number(value: float) -> float:
+    """A computed double rounded to 15 significant digits (every decimal of
+    15 digits survives the trip through a double), so scaled integers publish
+    as the decimals they mean."""
+    if not math.isfinite(value) or value == 0:
+        return value
+    return float(f"{value:.15g}")
+
+
+def scaled(raw: float, scaling: float, offset: float, *, float32: bool) -> float:
+    """``raw * scaling + offset``, rounded as the module docstring says."""
+    if float32:
+        raw = shortest_float32(raw)
+    if scaling == 1 and offset == 0:
+        return raw
+    return tidy_number(raw * scaling + offset)
+
+
+def publishable(value: object) -> object:
+    """Integral floats of integer tags stay ints; others pass unchanged."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+class ChangeFilter:
+    """Publish on every poll, only on change, or beyond a deadband."""
+
+    __slots__ = ("deadband", "on_change", "_last")
+
+    _UNSET = object()
+
+    def __init__(self, *, on_change: bool = False, deadband: float | None = None):
+        self.on_change = on_change or deadband is not None
+        self.deadband = deadband
+        self._last: object = self._UNSET
+
+    def passes(self, value: object) -> bool:
+        """Whether ``value`` should be published; remembers it when it is."""
+        if not self.on_change or self._last is self._UNSET:
+            self._last = value
+            return True
+        last = self._last
+        if (
+            self.deadband is not None
+            and isinstance(value, int | float)
+            and isinstance(last, int | float)
+            and not isinstance(value, bool)
+        ):
+            changed = abs(value - last) > self.deadband
+        else:
+            changed = value != last
+        if changed:
+            self._last = value
+        return changed
+
+    def reset(self) -> None:
+        """Forget the last value: after a reconnect the first value is news."""
+        self._last = self._UNSET
+
+
+class Backoff:
+    """Capped exponential reconnect delays with jitter."""
+
+    def __init__(self, first: float = FIRST_DELAY, cap: float = MAX_DELAY) -> None:
+        self.first = first
+        self.cap = cap
+        self._next = first
+
+    def delay(self) -> float:
+        current = self._next
+        self._next = min(current * 2, self.cap)
+        return current * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
+class Outage:
+    """Logs an outage once (WARNING) and its end once (INFO)."""
+
+    def __init__(self, route: str, device: str) -> None:
+        self.route = route
+        self.device = device
+        self.down = False
+
+    def failed(self, reason: str) -> None:
+        if not self.down:
+            self.down = True
+            log.warning(
+                "route %s: %s unreachable (%s); retrying",
+                self.route,
+                self.device,
+                reason,
+            )
+
+    def recovered(self) -> None:
+        if self.down:
+            self.down = False
+            log.info("route %s: %s is back", self.route, self.device)
+
+
+def reason(exc: BaseException) -> str:
+    """A short, stable description of a failure, for status and logs."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    return f"{name}: {text[:160]}" if text else name
+
+
+def payload_of(value: object) -> bytes:
+    """The MQTT payload of a published tag value."""
+    return values.payload(value)
+
+
+def quiet_driver_logs(*names: str) -> None:
+    """Drivers log every failed request; the route logs each outage once.
+    Raise their loggers to CRITICAL unless someone has set a level."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.CRITICAL)

@@ -1,0 +1,366 @@
+"""The Modbus route (MODBUS, MODBUS_TCP, MODBUS_SERIAL) over pymodbus.
+
+``ModbusRoute`` polls its tags, each every ``tag.every`` seconds, and
+publishes their values on the site broker; tags that share a period are read
+together, in as few requests as ``registers.plan`` allows.  A writable tag
+reads commands on its ``command_topic``: the text is converted to the tag's
+type (scaling undone), written, read back, and the read-back value published.
+
+When the device goes away the route says so once in the log and on its status
+topic, retries with capped backoff (``devices.Backoff``), and carries on where
+it was when the device answers again.  Commands that arrive during an outage
+are dropped, not queued: a set-point written minutes late is worse than none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from lot_runtime import values
+
+from . import RouteContext, Setting
+from .devices import (
+    Backoff,
+    ChangeFilter,
+    Outage,
+    quiet_driver_logs,
+    reason,
+    scaled,
+)
+from .registers import BIT_TABLES, Order, Span, decode, encode, plan, split, width
+
+__all__ = ["ModbusRoute", "ModbusTag"]
+
+log = logging.getLogger("lot")
+
+_FAILURES = (ModbusException, OSError, TimeoutError, ConnectionError)
+_READ_ONLY = frozenset({"input_register", "discrete_input"})
+_PARITY = {"NONE": "N", "EVEN": "E", "ODD": "O", "MARK": "M", "SPACE": "S"}
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusTag:
+    """One value on the device: zero-based ``address`` in ``table``."""
+
+    name: str
+    address: int
+    topic: str
+    table: str = "holding_register"
+    data_type: str = "UINT16"
+    length: int = 1  # registers of a STRING
+    every: float = 1.0
+    scaling: float = 1.0
+    offset: float = 0.0
+    deadband: float | None = None
+    on_change: bool = False
+    decimals: int | None = None
+    writable: bool = False
+    command_topic: str | None = None
+    word_order: Order = "big"
+    byte_order: Order = "big"
+
+    @property
+    def width(self) -> int:
+        return width(self.data_type, self.length)
+
+
+class ModbusRoute:
+    """A Modbus TCP (``host``) or RTU (``serial_port``) device and its tags."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        tags: Sequence[ModbusTag],
+        host: Setting = None,
+        port: Setting = 502,
+        unit_id: Setting = 1,
+        serial_port: Setting = None,
+        baud_rate: Setting = 9600,
+        parity: Setting = "NONE",
+        data_bits: Setting = 8,
+        stop_bits: Setting = 1,
+        timeout: float = 1.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        for tag in tags:
+            if tag.writable and tag.table in _READ_ONLY:
+                raise ValueError(f"tag {tag.name}: a {tag.table} cannot be written")
+        self.name = name
+        self.tags = tuple(tags)
+        self.settings: dict[str, Setting] = {
+            "host": host,
+            "port": port,
+            "unit_id": unit_id,
+            "serial_port": serial_port,
+            "baud_rate": baud_rate,
+            "parity": parity,
+            "data_bits": data_bits,
+            "stop_bits": stop_bits,
+        }
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self._commands = {
+            t.command_topic: t for t in self.tags if t.writable and t.command_topic
+        }
+        self.filters = tuple(sorted(self._commands))
+        self._changes = {
+            t: ChangeFilter(on_change=t.on_change, deadband=t.deadband)
+            for t in self.tags
+        }
+        self._writes: asyncio.Queue[tuple[ModbusTag, bytes]] = asyncio.Queue(100)
+        self._connected = False
+        self._context: RouteContext | None = None
+        self._unit = 1
+        self._warned: set[tuple[str, str]] = set()
+
+    # -- the site side
+
+    def deliver(self, topic: str, payload: bytes) -> None:
+        tag = self._commands.get(topic)
+        if tag is None:
+            return
+        if not self._connected:
+            self._warn_once(tag, "offline", "command dropped: the device is offline")
+            return
+        try:
+            self._writes.put_nowait((tag, payload))
+        except asyncio.QueueFull:
+            self._warn_once(tag, "full", "command dropped: 100 writes are waiting")
+
+    async def run(self, context: RouteContext) -> None:
+        quiet_driver_logs("pymodbus")
+        self._context = context
+        resolved = {k: context.resolve(v) for k, v in self.settings.items()}
+        self._unit = int(str(resolved["unit_id"]))
+        device = _describe(resolved)
+        outage = Outage(self.name, device)
+        backoff = Backoff()
+        context.status("connecting")
+        while True:
+            client = self._client(resolved)
+            try:
+                await self._session(client, context, outage, backoff)
+            except _FAILURES as exc:
+                outage.failed(reason(exc))
+                context.status(f"disconnected: {reason(exc)}")
+            finally:
+                self._connected = False
+                client.close()
+            await asyncio.sleep(backoff.delay())
+
+    # -- one connection
+
+    def _client(self, resolved: dict[str, Setting]) -> Any:
+        if resolved["serial_port"]:
+            return AsyncModbusSerialClient(
+                str(resolved["serial_port"]),
+                baudrate=int(str(resolved["baud_rate"])),
+                parity=_PARITY.get(str(resolved["parity"]).upper(), "N"),
+                bytesize=int(str(resolved["data_bits"])),
+                stopbits=2 if str(resolved["stop_bits"]).upper() in ("2", "TWO") else 1,
+                timeout=self.timeout,
+                retries=0,
+                reconnect_delay=0,
+            )
+        return AsyncModbusTcpClient(
+            str(resolved["host"]),
+            port=int(str(resolved["port"])),
+            timeout=self.timeout,
+            retries=0,
+            reconnect_delay=0,
+        )
+
+    async def _session(
+        self, client: Any, context: RouteContext, outage: Outage, backoff: Backoff
+    ) -> None:
+        """Connect, then poll and write until a request fails."""
+        connected = await asyncio.wait_for(client.connect(), self.connect_timeout)
+        if not connected:
+            raise ConnectionError("connection refused or timed out")
+        self._connected = True
+        outage.recovered()
+        backoff.reset()
+        for change in self._changes.values():
+            change.reset()
+        context.status("connected")
+
+        periods = sorted({t.every for t in self.tags})
+        tasks = [
+            asyncio.create_task(
+                self._poll(client, every, [t for t in self.tags if t.every == every]),
+                name=f"lot-modbus-{self.name}-{every}s",
+            )
+            for every in periods
+        ]
+        tasks.append(asyncio.create_task(self._write_loop(client)))
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _poll(self, client: Any, every: float, tags: list[ModbusTag]) -> None:
+        """Read ``tags`` every ``every`` seconds; a missed tick is skipped."""
+        spans = plan(tags)
+        loop = asyncio.get_running_loop()
+        tick = loop.time()
+        while True:
+            for span in list(spans):
+                answer = await self._read(client, span.table, span.start, span.count)
+                if answer is None:
+                    spans = self._refused(span, spans)
+                    continue
+                for tag in span.tags:
+                    self._publish(tag, span.words(tag, answer))
+            now = loop.time()
+            tick += every * max(1, math.ceil((now - tick) / every))
+            await asyncio.sleep(tick - now)
+
+    async def _read(
+        self, client: Any, table: str, start: int, count: int
+    ) -> list[int] | None:
+        """Register words (bits as 0/1) of one request; None when the device
+        answers with a Modbus exception."""
+        read = {
+            "coil": client.read_coils,
+            "discrete_input": client.read_discrete_inputs,
+            "input_register": client.read_input_registers,
+            "holding_register": client.read_holding_registers,
+        }[table]
+        response = await read(start, count=count, device_id=self._unit)
+        if response.isError():
+            return None
+        if table in BIT_TABLES:
+            return [int(bit) for bit in response.bits[:count]]
+        return list(response.registers)
+
+    def _refused(
+        self, span: Span[ModbusTag], spans: list[Span[ModbusTag]]
+    ) -> list[Span[ModbusTag]]:
+        """A read the device refused: read a joined span tag by tag from now
+        on; a single tag is reported once and stays in the plan."""
+        if len(span.tags) > 1:
+            log.warning(
+                "route %s: the device refused one read of %d tags at %s %d; "
+                "reading them one by one",
+                self.name,
+                len(span.tags),
+                span.table,
+                span.start,
+            )
+            index = spans.index(span)
+            return spans[:index] + split(span) + spans[index + 1 :]
+        self._warn_once(span.tags[0], "refused", "the device refuses to read it")
+        return spans
+
+    def _publish(
+        self, tag: ModbusTag, words: Sequence[int], force: bool = False
+    ) -> None:
+        value = self._value(tag, words)
+        change = self._changes[tag]
+        if force:
+            change.reset()
+        if change.passes(value) and self._context is not None:
+            self._context.publish(tag.topic, values.payload(value))
+
+    @staticmethod
+    def _value(tag: ModbusTag, words: Sequence[int]) -> object:
+        raw = decode(
+            words, tag.data_type, word_order=tag.word_order, byte_order=tag.byte_order
+        )
+        if isinstance(raw, bool | str):
+            return raw
+        number = scaled(
+            raw, tag.scaling, tag.offset, float32=tag.data_type == "FLOAT32"
+        )
+        if tag.decimals is not None:
+            number = round(number, tag.decimals)
+        return number
+
+    # -- writes
+
+    async def _write_loop(self, client: Any) -> None:
+        while True:
+            tag, payload = await self._writes.get()
+            try:
+                words = command_words(tag, payload)
+            except ValueError as exc:
+                self._warn_once(tag, "bad", f"command ignored: {exc}")
+                continue
+            if tag.table == "coil":
+                response = await client.write_coil(
+                    tag.address, bool(words[0]), device_id=self._unit
+                )
+            elif len(words) == 1:
+                response = await client.write_register(
+                    tag.address, words[0], device_id=self._unit
+                )
+            else:
+                response = await client.write_registers(
+                    tag.address, words, device_id=self._unit
+                )
+            if response.isError():
+                self._warn_once(tag, "write", "the device refused the write")
+                continue
+            back = await self._read(client, tag.table, tag.address, tag.width)
+            if back is None or list(back[: tag.width]) != words:
+                self._warn_once(tag, "confirm", "the write was not confirmed by a read")
+            if back is not None:
+                self._publish(tag, back[: tag.width], force=True)
+            log.debug("route %s: wrote tag %s", self.name, tag.name)
+
+    def _warn_once(self, tag: ModbusTag, kind: str, text: str) -> None:
+        if (tag.name, kind) in self._warned:
+            log.debug("route %s: tag %s: %s", self.name, tag.name, text)
+            return
+        self._warned.add((tag.name, kind))
+        log.warning("route %s: tag %s: %s", self.name, tag.name, text)
+
+
+def command_words(tag: ModbusTag, payload: bytes) -> list[int]:
+    """The register words (or bit) a command payload asks ``tag`` to hold:
+    BOOL takes true/false/1/0/on/off, STRING its text, numbers are unscaled
+    (``(value - offset) / scaling``) and rounded for integer types."""
+    text = payload.decode("utf-8", errors="replace").strip()
+    if tag.data_type == "BOOL" or tag.table == "coil":
+        flag = {"true": True, "1": True, "on": True}.get(text.lower())
+        if flag is None and text.lower() not in ("false", "0", "off"):
+            raise ValueError("not a BOOL")
+        return [1 if flag else 0]
+    if tag.data_type == "STRING":
+        return encode(text, "STRING", byte_order=tag.byte_order, length=tag.length)
+    number = values.number(text)
+    if number is None or tag.scaling == 0:
+        raise ValueError(f"not a number for {tag.data_type}")
+    raw: int | float
+    if isinstance(number, int) and tag.scaling == 1 and float(tag.offset).is_integer():
+        raw = number - int(tag.offset)  # exact, even beyond 2**53
+    else:
+        raw = (number - tag.offset) / tag.scaling
+    return encode(
+        raw,
+        tag.data_type,
+        word_order=tag.word_order,
+        byte_order=tag.byte_order,
+        length=tag.length,
+    )
+
+
+def _describe(resolved: dict[str, Setting]) -> str:
+    if resolved["serial_port"]:
+        return f"Modbus device {resolved['unit_id']} on {resolved['serial_port']}"
+    return (
+        f"Modbus device {resolved['unit_id']} at {resolved['host']}:{resolved['port']}"
+    )
