@@ -1,19 +1,23 @@
 """The site's MQTT connection, behind a narrow interface (`Connection`).
 
-Generated code never sees the client library: the runner gives a
-`Connection` the filters to subscribe, a synchronous message handler and a
-ready callback, sends with `send()` (never blocking), and awaits `run()`.
-Here aiomqtt 2.5 / paho-mqtt 2.2 carry MQTT v5 with a persistent session.
+Generated code never sees the client layer: the runner gives a `Connection`
+the filters to subscribe, a synchronous message handler and a ready callback,
+sends with `send()` (never blocking), and awaits `run()`. The runtime owns
+the data path: MQTT v5 framed by the `mqtt5` codec on an `asyncio.Protocol`
+(`lot_runtime.link`), with a persistent session that survives reconnects.
 
 Guarantees:
-- handlers run inline in the receive loop, in arrival order; every message
-  already queued is handled in the same loop turn;
-- a QoS 1 message is acknowledged only after its handler returned, and the
-  broker sends at most `RECEIVE_MAXIMUM` unacknowledged ones, so a slow site
-  slows the broker down instead of growing memory;
-- outgoing messages wait in a bounded outbox; while it is full the receive
-  loop stops reading; messages not confirmed when the link drops are sent
-  again after reconnecting (at least once);
+- handlers run inline, in arrival order, for every message one read brought;
+  the acknowledgements and publishes they cause leave in one write, with no
+  task and no wait per message;
+- a QoS 1 message is acknowledged only after its handler returned;
+- outgoing messages wait in a bounded outbox and at most `window` QoS 1
+  messages are unconfirmed (the broker's Receive Maximum, capped at
+  `MAX_INFLIGHT`); while the outbox is full no new message is handled, and
+  reading stops unless confirmations are still due on the socket;
+- messages not confirmed when the link drops are sent again, in order, after
+  reconnecting (at least once); unacknowledged input comes again from the
+  broker's session;
 - after every SUBACK the retained status `online` is published; the will is
   `offline`; a stop flushes the outbox and publishes `offline` itself.
 """
@@ -22,31 +26,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import random
-import ssl
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-import aiomqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
+import mqtt5
+
+from .link import Link, LinkError, open_link
 
 __all__ = ["BrokerAddress", "Connection", "ConnectionSettings"]
 
 log = logging.getLogger("lot")
 
-OUTBOX_CAPACITY = 10_000
-MAX_INFLIGHT = 100
-RECEIVE_MAXIMUM = 100
+OUTBOX_CAPACITY = 10_000  # messages waiting to be sent
+HELD_CAPACITY = 10_000  # received messages waiting for room in the outbox
+MAX_INFLIGHT = 1_000  # unconfirmed QoS 1 messages we send; < 65,535 ids
+RECEIVE_MAXIMUM = 100  # unconfirmed QoS 1 messages the broker may send us
 SESSION_EXPIRY = 24 * 3600  # seconds the broker keeps our session offline
+KEEP_ALIVE = 60  # seconds
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 30.0
+CONNECT_TIMEOUT = 10.0
 FLUSH_TIMEOUT = 10.0
-PUBLISH_TIMEOUT = 30.0
+
+_PINGREQ = mqtt5.PingReqPacket().write()
+_QOS1 = mqtt5.QoS.AT_LEAST_ONCE
+_T = TypeVar("_T")
+
+# An outgoing message: (topic, payload, qos, retain).
+_Outgoing = tuple[str, bytes, int, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +86,9 @@ class ConnectionSettings:
     clean_start: bool = False
 
 
-@dataclass(slots=True)
-class _Outgoing:
-    seq: int
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
+def _puback(packet_id: int) -> bytes:
+    # Reason "success" without properties may be left out (MQTT 5, 3.4.2.1).
+    return b"\x40\x02" + packet_id.to_bytes(2, "big")
 
 
 class Connection:
@@ -101,53 +107,191 @@ class Connection:
         self._on_message = on_message
         self._on_ready = on_ready
         self._outbox: deque[_Outgoing] = deque()
-        self._inflight: dict[int, _Outgoing] = {}
-        self._seq = itertools.count()
-        self._queued = asyncio.Event()  # the outbox is not empty
-        self._room = asyncio.Event()  # the outbox has room
-        self._room.set()
-        self._idle = asyncio.Event()  # nothing queued or unconfirmed
-        self._idle.set()
+        self._inflight: dict[int, _Outgoing] = {}  # by packet id, in send order
+        self._held: deque[tuple[str, bytes, int]] = deque()  # packet id 0: QoS 0
+        self._window = MAX_INFLIGHT
+        self._keep_alive = KEEP_ALIVE
+        self._last_id = 0
+        self._link: Link | None = None  # set while the session is up
+        self._connack: asyncio.Future[mqtt5.ConnAckPacket] | None = None
+        self._subacks: dict[int, asyncio.Future[mqtt5.SubAckPacket]] = {}
+        self._drained: asyncio.Future[None] | None = None
+        self._handling = True  # False while stopping: input waits for the broker
+        self._in_batch = False
+        self._flush_pending = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._failures: set[str] = set()
         self._ready_once = False
         self.connected = False
         self.online = False  # subscribed and `online` published
 
-    # -- sending (synchronous, from handlers)
+    # -- sending (synchronous, from handlers, timers and routes)
 
     def send(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         """Queue a message; it is sent as soon as the connection allows."""
-        self._outbox.append(_Outgoing(next(self._seq), topic, payload, qos, retain))
-        self._queued.set()
-        self._idle.clear()
-        if len(self._outbox) >= OUTBOX_CAPACITY:
-            self._room.clear()
+        self._outbox.append((topic, payload, qos, retain))
+        if self._in_batch or self._flush_pending or self._link is None:
+            return  # the batch in hand, or the reconnect, sends it
+        assert self._loop is not None
+        self._flush_pending = True
+        self._loop.call_soon(self._flush_soon)
 
     @property
     def pending(self) -> int:
         """Messages queued or sent but not yet confirmed."""
         return len(self._outbox) + len(self._inflight)
 
+    # -- what the link reports (lot_runtime.link.Session)
+
+    def packets(self, link: Link, batch: list[mqtt5.Packet]) -> None:
+        """Handle every packet of one read, then answer in one write."""
+        held = self._held
+        publish_type = mqtt5.PublishPacket
+        for packet in batch:
+            if type(packet) is publish_type:
+                qos = packet.qos
+                if qos == 2:
+                    link.fail("the broker sent QoS 2, above the subscription")
+                    return
+                held.append((packet.topic, packet.payload, packet.packet_id or 0))
+            elif isinstance(packet, mqtt5.PubAckPacket):
+                self._confirmed(packet)
+            else:
+                self._control(link, packet)
+        link.heard = True
+        self._serve_batch(link)
+
+    def writable(self, link: Link) -> None:
+        self._serve_batch(link)
+
+    def _serve_batch(self, link: Link) -> None:
+        frames: list[bytes] = []
+        if self._link is link:
+            # Sending first makes room; handling fills it again.
+            held, outbox = self._held, self._outbox
+            while True:
+                self._pump(link, frames)
+                if not (held and self._handling) or len(outbox) >= OUTBOX_CAPACITY:
+                    break
+                self._handle_held(frames)
+        link.write(frames)
+        self._apply_pressure(link)
+        if self._drained is not None and not self.pending:
+            if not self._drained.done():
+                self._drained.set_result(None)
+
+    def _handle_held(self, frames: list[bytes]) -> None:
+        held, outbox, handle = self._held, self._outbox, self._on_message
+        self._in_batch = True
+        try:
+            while held and len(outbox) < OUTBOX_CAPACITY:
+                topic, payload, packet_id = held.popleft()
+                try:
+                    handle(topic, payload)
+                except Exception as exc:  # a handler bug must not end the link
+                    self._handler_failed(topic, exc)
+                if packet_id:
+                    frames.append(_puback(packet_id))
+        finally:
+            self._in_batch = False
+
+    def _pump(self, link: Link, frames: list[bytes]) -> None:
+        """Move outbox messages onto the wire while the window allows."""
+        outbox, inflight, window = self._outbox, self._inflight, self._window
+        publish = mqtt5.PublishPacket
+        while outbox and not link.write_paused:
+            item = outbox[0]
+            topic, payload, qos, retain = item
+            if qos:
+                if len(inflight) >= window:
+                    break
+                packet_id = self._packet_id()
+                inflight[packet_id] = item
+                frames.append(
+                    publish(
+                        topic, payload, qos=_QOS1, retain=retain, packet_id=packet_id
+                    ).write()
+                )
+            else:
+                frames.append(publish(topic, payload, retain=retain).write())
+            outbox.popleft()
+
+    def _apply_pressure(self, link: Link) -> None:
+        if len(self._outbox) >= OUTBOX_CAPACITY or len(self._held) >= HELD_CAPACITY:
+            # Confirmations that free the window come on this socket: stop
+            # reading only when none is due, or the session would stall.
+            if not self._inflight:
+                if not link.read_paused:
+                    log.debug("outbox full: reading paused")
+                link.pause_reading()
+        elif link.read_paused:
+            link.resume_reading()
+
+    def _confirmed(self, packet: mqtt5.PubAckPacket) -> None:
+        item = self._inflight.pop(packet.packet_id, None)
+        if item is not None and packet.reason_code.value >= 0x80:
+            self._note_failure(
+                f"puback:{packet.reason_code.name}",
+                "the broker refused a message on %s: %s",
+                item[0],
+                packet.reason_code.name,
+            )
+
+    def _control(self, link: Link, packet: mqtt5.Packet) -> None:
+        if isinstance(packet, mqtt5.ConnAckPacket):
+            if self._connack is not None and not self._connack.done():
+                self._connack.set_result(packet)
+        elif isinstance(packet, mqtt5.SubAckPacket):
+            waiter = self._subacks.pop(packet.packet_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(packet)
+        elif isinstance(packet, mqtt5.DisconnectPacket):
+            link.fail(f"the broker disconnected us: {packet.reason_code.name}")
+        elif isinstance(packet, mqtt5.PingRespPacket):
+            pass
+        else:
+            log.debug("ignored a %s from the broker", type(packet).__name__)
+
+    def _flush_soon(self) -> None:
+        self._flush_pending = False
+        if self._link is not None:
+            self._serve_batch(self._link)
+
+    def _packet_id(self) -> int:
+        busy = self._inflight
+        while True:
+            self._last_id = self._last_id % 65_535 + 1
+            if self._last_id not in busy and self._last_id not in self._subacks:
+                return self._last_id
+
+    def _handler_failed(self, topic: str, exc: Exception) -> None:
+        self._note_failure(
+            f"handler:{type(exc).__name__}",
+            "a message on %s could not be handled: %s",
+            topic,
+            repr(exc),
+        )
+
+    def _note_failure(self, key: str, message: str, *args: object) -> None:
+        if key not in self._failures:
+            self._failures.add(key)
+            log.warning(message + " (logged once)", *args)
+
     # -- the session loop
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, serve and reconnect until `stop` is set; then flush and leave."""
+        self._loop = asyncio.get_running_loop()
         attempt = 0
         while not stop.is_set():
-            client = self._client()
+            link: Link | None = None
             try:
-                async with client:
-                    attempt = 0
-                    self.connected = True
-                    log.info(
-                        "connected to %s as %s",
-                        self.settings.broker,
-                        self.settings.client_id,
-                    )
-                    await self._serve(client, stop)
-                    return
-            except aiomqtt.MqttError as exc:
-                was_connected, self.connected = self.connected, False
-                self._requeue()
+                link = await self._connect()
+                attempt = 0
+                await self._serve(link, stop)
+                return
+            except LinkError as exc:
+                was_connected = self.connected
                 if stop.is_set():
                     log.warning(
                         "stopped while disconnected: %d messages unsent", self.pending
@@ -167,177 +311,155 @@ class Connection:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
             finally:
-                self.connected = self.online = False
+                self._link_down(link)
 
-    def _client(self) -> aiomqtt.Client:
+    async def _connect(self) -> Link:
         s = self.settings
-        connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        connect.SessionExpiryInterval = 0 if s.clean_start else SESSION_EXPIRY
-        connect.ReceiveMaximum = RECEIVE_MAXIMUM
-        client = aiomqtt.Client(
-            s.broker.host,
-            s.broker.port,
-            username=s.broker.username,
-            password=s.broker.password,
-            identifier=s.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=s.clean_start,
-            properties=connect,
-            will=aiomqtt.Will(s.status_topic, b"offline", qos=1, retain=True),
-            tls_context=ssl.create_default_context() if s.broker.tls else None,
-            max_inflight_messages=MAX_INFLIGHT,
-            logger=logging.getLogger("lot.mqtt"),
+        broker = s.broker
+        link = await open_link(
+            self, broker.host, broker.port, tls=broker.tls, timeout=CONNECT_TIMEOUT
         )
-        # Acknowledge a message only once its handler has run: aiomqtt has no
-        # switch for this, so it is set on the paho client it wraps.
-        client._client.manual_ack_set(True)
-        return client
+        connect = mqtt5.ConnectPacket(
+            s.client_id,
+            username=broker.username,
+            password=broker.password.encode() if broker.password is not None else None,
+            clean_start=s.clean_start,
+            will=mqtt5.Will(s.status_topic, payload=b"offline", qos=_QOS1, retain=True),
+            keep_alive=KEEP_ALIVE,
+            session_expiry_interval=0 if s.clean_start else SESSION_EXPIRY,
+            receive_max=RECEIVE_MAXIMUM,
+        )
+        self._connack = asyncio.get_running_loop().create_future()
+        link.write([connect.write()])
+        try:
+            connack = await _answer(link, self._connack, "CONNACK")
+        except LinkError:
+            link.close()
+            raise
+        if connack.reason_code != mqtt5.ConnAckReasonCode.SUCCESS:
+            link.close()
+            raise LinkError(f"the broker refused us: {connack.reason_code.name}")
+        self._window = max(1, min(MAX_INFLIGHT, connack.receive_max))
+        self._keep_alive = connack.server_keep_alive or KEEP_ALIVE
+        self._link = link
+        self._handling = True
+        self.connected = True
+        log.info("connected to %s as %s", broker, s.client_id)
+        return link
 
-    async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        await self._subscribe(client)
-        await client.publish(self.settings.status_topic, b"online", qos=1, retain=True)
+    async def _serve(self, link: Link, stop: asyncio.Event) -> None:
+        await self._subscribe(link)
+        self.send(self.settings.status_topic, b"online", 1, True)
         log.info("online: %s", self.settings.status_topic)
         self.online = True
         if not self._ready_once:
             self._ready_once = True
             self._on_ready()
 
-        receive = asyncio.create_task(self._receive(client), name="lot-receive")
-        send = asyncio.create_task(self._send(client), name="lot-send")
-        stopping = asyncio.create_task(stop.wait(), name="lot-stop")
-        tasks = {receive, send, stopping}
+        stopping = asyncio.ensure_future(stop.wait())
+        pinger = asyncio.create_task(self._ping(link), name="lot-mqtt-ping")
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if stopping not in done:
-                for task in done:
-                    task.result()  # raises what ended the session
-                raise aiomqtt.MqttError("the receive loop ended")
-            receive.cancel()
-            await _quietly(receive)
-            await self._flush(send)
-            await client.publish(
-                self.settings.status_topic, b"offline", qos=1, retain=True
-            )
+            either: set[asyncio.Future[Any]] = {stopping, link.closed}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if link.closed.done():
+                link.closed.result()  # raises what ended the link
+            # Stopping: what is in hand is sent, what is not handled yet
+            # stays with the broker's session.
+            self._handling = False
+            await self._flush(link)
+            self.send(self.settings.status_topic, b"offline", 1, True)
+            await self._flush(link)
             log.info("offline: %s", self.settings.status_topic)
+            link.write([mqtt5.DisconnectPacket().write()])
+            link.close()
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                await _quietly(task)
+            stopping.cancel()
+            pinger.cancel()
 
-    async def _subscribe(self, client: aiomqtt.Client) -> None:
+    async def _subscribe(self, link: Link) -> None:
         if not self._filters:
             return
         # Retain handling 1: retained messages come only with a new
         # subscription, so a resumed session does not replay them.
-        options = SubscribeOptions(qos=self.settings.qos, retainHandling=1)
-        codes = await client.subscribe([(f, options) for f in self._filters])
+        qos = mqtt5.QoS(self.settings.qos)
+        wanted = [
+            mqtt5.TopicFilter(
+                f,
+                max_qos=qos,
+                retain_handling=mqtt5.RetainHandling.SEND_IF_SUBSCRIPTION_NOT_EXISTS,
+            )
+            for f in self._filters
+        ]
+        packet_id = self._packet_id()
+        waiter: asyncio.Future[mqtt5.SubAckPacket] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._subacks[packet_id] = waiter
+        link.write([mqtt5.SubscribePacket(packet_id, wanted).write()])
+        suback = await _answer(link, waiter, "SUBACK")
+        codes = suback.reason_codes
         refused = [
-            f for f, c in zip(self._filters, codes, strict=False) if _code(c) >= 0x80
+            f for f, c in zip(self._filters, codes, strict=False) if c.value >= 0x80
         ]
         for topic_filter in refused:
             log.error("the broker refused the subscription %s", topic_filter)
         log.info("subscribed to %d filters", len(self._filters) - len(refused))
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        # aiomqtt offers neither a manual ack nor a non-blocking read: both
-        # come from its internals (pinned with aiomqtt~=2.5.1), here only.
-        paho = client._client
-        queue = client._queue
-        handle = self._on_message
-        messages = client.messages
+    async def _ping(self, link: Link) -> None:
+        """Keep the link alive and notice a broker that stopped answering."""
+        interval = self._keep_alive / 2
+        asked = False
         while True:
-            message = await anext(messages)
-            while True:
-                handle(message.topic.value, message.payload)
-                if message.qos:
-                    paho.ack(message.mid, message.qos)
-                if not self._room.is_set():
-                    log.debug("outbox full: reading paused")
-                    await self._room.wait()
-                try:
-                    message = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-
-    async def _send(self, client: aiomqtt.Client) -> None:
-        window = asyncio.Semaphore(MAX_INFLIGHT)
-        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        publishing: set[asyncio.Task[None]] = set()
-
-        async def publish(item: _Outgoing) -> None:
-            try:
-                await client.publish(
-                    item.topic,
-                    item.payload,
-                    qos=item.qos,
-                    retain=item.retain,
-                    timeout=PUBLISH_TIMEOUT,
-                )
-            except aiomqtt.MqttError as exc:
-                if not failed.done():
-                    failed.set_exception(exc)
+            link.heard = False
+            await asyncio.sleep(interval)
+            if not link.heard and asked:
+                link.fail(f"no answer from the broker in {interval * 2:.0f} s")
                 return
-            finally:
-                window.release()
-            self._inflight.pop(item.seq, None)
-            self._check_idle()
+            link.write([_PINGREQ])
+            asked = True
 
-        try:
-            while True:
-                if not self._outbox:
-                    self._queued.clear()
-                    waiter: asyncio.Future[Any] = asyncio.ensure_future(
-                        self._queued.wait()
-                    )
-                    await asyncio.wait(
-                        [waiter, failed], return_when=asyncio.FIRST_COMPLETED
-                    )
-                    waiter.cancel()
-                    if failed.done():
-                        failed.result()
-                    continue
-                await window.acquire()
-                item = self._outbox.popleft()
-                if len(self._outbox) < OUTBOX_CAPACITY:
-                    self._room.set()
-                self._inflight[item.seq] = item
-                task = asyncio.create_task(publish(item))
-                publishing.add(task)
-                task.add_done_callback(publishing.discard)
-        finally:
-            for task in publishing:
-                task.cancel()
-
-    def _check_idle(self) -> None:
-        if not self._outbox and not self._inflight:
-            self._idle.set()
-
-    async def _flush(self, send: asyncio.Task[None]) -> None:
-        self._check_idle()
-        waiter = asyncio.ensure_future(self._idle.wait())
-        done, _ = await asyncio.wait(
-            {waiter, send}, timeout=FLUSH_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
-        )
-        waiter.cancel()
-        if waiter not in done:
-            log.warning("gave up flushing: %d messages unsent", self.pending)
-
-    def _requeue(self) -> None:
-        """Put unconfirmed messages back at the head of the outbox, in order."""
-        if not self._inflight:
+    async def _flush(self, link: Link) -> None:
+        if not self.pending:
             return
-        back = sorted(self._inflight.values(), key=lambda item: item.seq)
-        self._inflight.clear()
-        self._outbox.extendleft(reversed(back))
-        self._queued.set()
+        self._drained = asyncio.get_running_loop().create_future()
+        self._serve_batch(link)
+        try:
+            await _answer(link, self._drained, "confirmations", FLUSH_TIMEOUT)
+        except LinkError as exc:
+            log.warning("gave up flushing (%s): %d messages unsent", exc, self.pending)
+        finally:
+            self._drained = None
+
+    def _link_down(self, link: Link | None) -> None:
+        """Forget the link; unconfirmed messages go back to the outbox head."""
+        if link is not None:
+            link.close()
+        self._link = None
+        self.connected = self.online = False
+        for waiter in self._subacks.values():
+            waiter.cancel()
+        self._subacks.clear()
+        if self._inflight:
+            self._outbox.extendleft(reversed(list(self._inflight.values())))
+            self._inflight.clear()
+        # Unacknowledged QoS 1 input comes again from the session; QoS 0
+        # input in hand is still handled after the reconnect.
+        self._held = deque(m for m in self._held if not m[2])
 
 
-def _code(reason: Any) -> int:
-    """A SUBACK reason code as a number (paho gives ReasonCode objects)."""
-    return int(getattr(reason, "value", reason))
-
-
-async def _quietly(task: asyncio.Future[Any]) -> None:
-    with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError, Exception):
-        await task
+async def _answer(
+    link: Link,
+    waiter: asyncio.Future[_T],
+    what: str,
+    timeout: float = CONNECT_TIMEOUT,
+) -> _T:
+    """The result of `waiter`, or LinkError when the link ends or time runs out."""
+    either: set[asyncio.Future[Any]] = {waiter, link.closed}
+    done, _ = await asyncio.wait(
+        either, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
+    if waiter in done:
+        return waiter.result()
+    if link.closed.done():
+        link.closed.result()
+    raise LinkError(f"no {what} from the broker in {timeout:.0f} s")

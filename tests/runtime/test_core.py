@@ -277,26 +277,89 @@ def test_weekly_on_several_days_and_once_from_iso_text():
         Weekly((7,), "08:00")
 
 
-def test_the_outbox_is_bounded_and_puts_unconfirmed_messages_back_in_order(
+class _FakeLink:
+    """Stands in for lot_runtime.link.Link: records what would be written."""
+
+    def __init__(self):
+        self.frames: list[bytes] = []
+        self.write_paused = self.read_paused = self.heard = False
+
+    def write(self, frames):
+        self.frames.extend(frames)
+
+    def pause_reading(self):
+        self.read_paused = True
+
+    def resume_reading(self):
+        self.read_paused = False
+
+    def fail(self, reason):
+        raise AssertionError(reason)
+
+
+def test_the_outbox_bounds_handling_and_puts_unconfirmed_messages_back_in_order(
     monkeypatch,
 ):
+    import mqtt5
     from lot_runtime import mqtt
 
     monkeypatch.setattr(mqtt, "OUTBOX_CAPACITY", 3)
     settings = mqtt.ConnectionSettings(
         broker=mqtt.BrokerAddress("127.0.0.1", 1), client_id="c", status_topic="s"
     )
+    handled: list[str] = []
 
-    async def scenario():
-        connection = mqtt.Connection(settings, filters=(), on_message=print)
-        for n in range(3):
-            connection.send(f"t{n}", b"", 1, False)
-        assert not connection._room.is_set()  # the receive loop would pause
-        for _ in range(2):  # two sent, unconfirmed when the link drops
-            item = connection._outbox.popleft()
-            connection._inflight[item.seq] = item
-        connection._requeue()
-        assert [m.topic for m in connection._outbox] == ["t0", "t1", "t2"]
-        assert connection.pending == 3
+    def echo(topic, payload):
+        handled.append(topic)
+        connection.send("out/" + topic, payload, 1, False)
 
-    asyncio.run(scenario())
+    connection = mqtt.Connection(settings, filters=(), on_message=echo)
+    link = _FakeLink()
+    connection._link, connection._window = link, 2
+    qos1 = mqtt5.QoS.AT_LEAST_ONCE
+    batch = [
+        mqtt5.PublishPacket(f"t{n}", b"x", qos=qos1, packet_id=n) for n in range(1, 9)
+    ]
+    connection.packets(link, batch)
+    # Two results in flight (the window) and three queued (the outbox is
+    # full): five inputs handled and acknowledged after their handler, three
+    # wait unacknowledged.
+    assert handled == ["t1", "t2", "t3", "t4", "t5"]
+    sent = [mqtt5.read(memoryview(f))[0] for f in link.frames]
+    kinds = [type(p).__name__.removesuffix("Packet") for p in sent]
+    assert kinds == ["PubAck"] * 3 + ["Publish"] * 2 + ["PubAck"] * 2
+    acked = [p.packet_id for p in sent if isinstance(p, mqtt5.PubAckPacket)]
+    assert acked == [1, 2, 3, 4, 5]
+    assert len(connection._held) == 3
+    assert not link.read_paused  # confirmations are due on this socket
+
+    connection.packets(link, [mqtt5.PubAckPacket(sent[3].packet_id)])
+    assert handled[-1] == "t6" and connection.pending == 5
+
+    connection._link_down(None)  # the link drops: unconfirmed go back first
+    assert [m[0] for m in connection._outbox] == [f"out/t{n}" for n in range(2, 7)]
+    assert not connection._inflight and not connection._held
+
+
+def test_a_full_outbox_of_qos0_pauses_reading(monkeypatch):
+    import mqtt5
+    from lot_runtime import mqtt
+
+    monkeypatch.setattr(mqtt, "OUTBOX_CAPACITY", 2)
+    monkeypatch.setattr(mqtt, "HELD_CAPACITY", 2)
+    settings = mqtt.ConnectionSettings(
+        broker=mqtt.BrokerAddress("127.0.0.1", 1), client_id="c", status_topic="s"
+    )
+    connection = mqtt.Connection(
+        settings,
+        filters=(),
+        on_message=lambda t, p: connection.send("o", p, 0, False),
+    )
+    link = _FakeLink()
+    link.write_paused = True  # the socket is not draining
+    connection._link = link
+    connection.packets(link, [mqtt5.PublishPacket(f"t{n}", b"x") for n in range(5)])
+    assert link.read_paused and connection.pending == 2
+    link.write_paused = False
+    connection.writable(link)
+    assert not link.read_paused and not connection._held and not connection.pending
