@@ -1,0 +1,352 @@
+"""Values of a SQL route's parameters: placeholders read, then converted.
+
+A query's parameters were found by lotc (``$1``, ``$2``... in the SQL, and
+for each the placeholders it binds).  Here each placeholder becomes a reader
+of one message (``{value.json.a.b}``, ``{payload}``, ``{topic.2}``,
+``{timestamp.unix_ms}``, ``{env.X}``...), and each parameter a converter to
+the Python value the driver sends for the type the database inferred for
+that parameter.  A value that cannot be converted raises ``BadValue`` with a
+reason fit for the dead-letter topic and the log: it names the parameter and
+the type, never a secret.
+
+Conversions follow PostgreSQL's own input rules where they are simple:
+integers take whole numbers (``"12"``, ``12.0``), not ``"12.5"``; ``numeric``
+keeps the decimal text as written; booleans take ``true/false/t/f/yes/no/
+on/off/1/0``; timestamps take ISO 8601 text (a time without an offset is
+UTC, as LoT's ``TIMESTAMP "UTC"`` writes it) or UNIX seconds (milliseconds
+from 10^11 up); ``json`` / ``jsonb`` take the JSON value of a JSON path, or
+text that is JSON.  Any other type is sent as text and left to the server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .. import values
+
+__all__ = [
+    "KNOWN_TYPES",
+    "BadValue",
+    "Converter",
+    "JsonValue",
+    "Message",
+    "Reader",
+    "converter",
+    "reader",
+    "text_of",
+]
+
+_UTC = dt.UTC
+
+
+class BadValue(ValueError):
+    """A message value that the parameter's type cannot take."""
+
+
+class Message:
+    """One message as the route reads it: parsed lazily, once."""
+
+    __slots__ = ("_json", "_text", "at", "payload", "topic")
+
+    _MISSING: Any = object()
+
+    def __init__(self, topic: str, payload: bytes, at: float) -> None:
+        self.topic = topic
+        self.payload = payload
+        self.at = at
+        self._text: str | None = None
+        self._json: Any = Message._MISSING
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.payload.decode("utf-8", errors="replace")
+        return self._text
+
+    @property
+    def json(self) -> Any:
+        if self._json is Message._MISSING:
+            try:
+                self._json = json.loads(self.payload)
+            except ValueError:
+                self._json = _NotJson()
+        if isinstance(self._json, _NotJson):
+            raise BadValue("the payload is not JSON")
+        return self._json
+
+
+class _NotJson:
+    pass
+
+
+class JsonValue:
+    """A value read from a JSON path: kept apart from text so that a JSON
+    string bound to a json column stays a JSON string."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+Reader = Callable[[Message], Any]
+
+
+def reader(name: str, constants: Mapping[str, str]) -> Reader:
+    """The function reading placeholder ``{name}`` of a message.
+
+    ``constants`` holds the text of ``env.X`` and ``secret.X`` placeholders,
+    resolved once at start.
+    """
+    head, _, rest = name.partition(".")
+    if name in constants:
+        value = constants[name]
+        return lambda message: value
+    if head in ("payload", "value"):
+        kind, _, path = rest.partition(".")
+        if kind == "json":
+            return _json_reader(path.split(".") if path else [])
+        if kind == "csv":
+            return _csv_reader(int(path))
+        return lambda message: message.text
+    if head == "topic":
+        if not rest:
+            return lambda message: message.topic
+        level = int(rest)
+        return lambda message: _level(message.topic, level)
+    if name == "timestamp":
+        return lambda message: dt.datetime.fromtimestamp(message.at, _UTC)
+    if name == "timestamp.unix":
+        return lambda message: int(message.at)
+    if name == "timestamp.unix_ms":
+        return lambda message: int(message.at * 1000)
+    raise ValueError(f"unknown placeholder {{{name}}}")
+
+
+def _level(topic: str, level: int) -> str:
+    levels = topic.split("/")
+    return levels[level - 1] if level <= len(levels) else ""
+
+
+def _json_reader(path: list[str]) -> Reader:
+    def read(message: Message) -> Any:
+        found = message.json
+        for segment in path:
+            if isinstance(found, dict):
+                found = found.get(segment)
+            elif isinstance(found, list) and segment.isdigit():
+                index = int(segment)
+                found = found[index] if index < len(found) else None
+            else:
+                found = None
+            if found is None:
+                return None
+        return JsonValue(found)
+
+    return read
+
+
+def _csv_reader(field: int) -> Reader:
+    def read(message: Message) -> Any:
+        fields = values.split_csv(message.text)
+        return fields[field - 1] if field <= len(fields) else None
+
+    return read
+
+
+def text_of(value: Any) -> str:
+    """The text of a read value, as a template or a text column takes it."""
+    if isinstance(value, JsonValue):
+        value = value.value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return values.text(value)
+
+
+# ------------------------------------------------------------- conversion
+
+Converter = Callable[[Any], Any]
+
+
+def converter(type_name: str, kind: str = "scalar") -> Converter:
+    """The conversion of read values to what the driver sends for a
+    parameter PostgreSQL inferred as ``type_name``; None stays NULL."""
+    if kind == "array":
+        return _checked(_as_json_text, "an array")
+    make = _CONVERSIONS.get(type_name)
+    if make is None:
+        return _checked(_as_text, type_name)
+    return _checked(make, type_name)
+
+
+def _checked(convert: Converter, type_name: str) -> Converter:
+    def run(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return convert(value)
+        except BadValue:
+            raise
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise BadValue(f"not a valid {type_name}: {type(exc).__name__}") from None
+
+    return run
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, JsonValue) else value
+
+
+def _as_text(value: Any) -> str:
+    text = text_of(value)
+    if "\x00" in text:
+        raise BadValue("text with a NUL character")
+    return text
+
+
+def _as_int(bits: int) -> Converter:
+    limit = 2 ** (bits - 1)
+
+    def convert(value: Any) -> int:
+        value = _plain(value)
+        if isinstance(value, bool):
+            raise BadValue(f"a boolean is not an int{bits // 8}")
+        if isinstance(value, str):
+            text = value.strip()
+            number: int | float = (
+                int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
+            )
+        else:
+            number = value
+        if isinstance(number, float):
+            if not number.is_integer():
+                raise BadValue(f"not a whole number for int{bits // 8}")
+            number = int(number)
+        if not isinstance(number, int) or not -limit <= number < limit:
+            raise BadValue(f"out of range for int{bits // 8}")
+        return number
+
+    return convert
+
+
+def _as_float(value: Any) -> float:
+    value = _plain(value)
+    if isinstance(value, bool):
+        raise BadValue("a boolean is not a number")
+    return float(value.strip() if isinstance(value, str) else value)
+
+
+def _as_numeric(value: Any) -> Decimal:
+    value = _plain(value)
+    if isinstance(value, bool):
+        raise BadValue("a boolean is not a number")
+    if isinstance(value, float):
+        # repr is the shortest text that reads back as this float: 21.7,
+        # not 21.699999999999999289457264239899814128875732421875.
+        value = repr(value) if math.isfinite(value) else "NaN"
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise BadValue("not a valid numeric") from None
+
+
+_TRUE = frozenset({"t", "true", "y", "yes", "on", "1"})
+_FALSE = frozenset({"f", "false", "n", "no", "off", "0"})
+
+
+def _as_bool(value: Any) -> bool:
+    value = _plain(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise BadValue("not a valid boolean")
+
+
+def _moment(value: Any) -> dt.datetime:
+    value = _plain(value)
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=_UTC)
+    if isinstance(value, bool):
+        raise BadValue("a boolean is not a timestamp")
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        moment = dt.datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=_UTC)
+    seconds = float(value)
+    if abs(seconds) >= 1e11:
+        seconds /= 1000
+    return dt.datetime.fromtimestamp(seconds, _UTC)
+
+
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
+
+
+def _as_timestamptz(value: Any) -> dt.datetime:
+    return _moment(value)
+
+
+def _as_timestamp(value: Any) -> dt.datetime:
+    return _moment(value).astimezone(_UTC).replace(tzinfo=None)
+
+
+def _as_date(value: Any) -> dt.date:
+    plain = _plain(value)
+    if isinstance(plain, str) and re.fullmatch(r"\s*\d{4}-\d\d-\d\d\s*", plain):
+        return dt.date.fromisoformat(plain.strip())
+    return _moment(value).date()
+
+
+def _as_json_text(value: Any) -> str:
+    if isinstance(value, JsonValue):
+        return values.json_text(value.value)
+    if isinstance(value, str):
+        json.loads(value)  # only JSON text is JSON
+        return value
+    return values.json_text(value)
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(str(_plain(value)).strip())
+
+
+def _as_bytes(value: Any) -> bytes:
+    return _as_text(value).encode()
+
+
+_CONVERSIONS: dict[str, Converter] = {
+    "int2": _as_int(16),
+    "int4": _as_int(32),
+    "int8": _as_int(64),
+    "float4": _as_float,
+    "float8": _as_float,
+    "numeric": _as_numeric,
+    "bool": _as_bool,
+    "timestamptz": _as_timestamptz,
+    "timestamp": _as_timestamp,
+    "date": _as_date,
+    "json": _as_json_text,
+    "jsonb": _as_json_text,
+    "uuid": _as_uuid,
+    "bytea": _as_bytes,
+    "text": _as_text,
+    "varchar": _as_text,
+    "bpchar": _as_text,
+    "name": _as_text,
+}
+
+KNOWN_TYPES = frozenset(_CONVERSIONS)
