@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -313,7 +314,8 @@ def connect_arguments(
 
     CONNECTION_STRING is a URI (``postgresql://...``) or the key=value; form
     of .NET drivers (``Host=h;Port=5432;Username=u;...``); settings written
-    next to it win.  Without either, the server is ``localhost:5432``.
+    next to it win.  SERVER may carry a port (``db.example:5433``).  Without
+    a server or a port, ``PGHOST`` / ``PGPORT`` apply, then ``localhost:5432``.
     """
     server: dict[str, Any] = {"application_name": application_name}
     arguments: dict[str, Any] = {
@@ -339,9 +341,13 @@ def connect_arguments(
         value = settings.get(key)
         if value not in (None, ""):
             written[target] = value
+    host = str(written.get("host", ""))
+    if host.count(":") == 1 and host.rsplit(":", 1)[1].isdigit():
+        # SERVER "db.example:5433", as .NET connection strings allow.
+        written["host"], written["port"] = host.rsplit(":", 1)
     if "dsn" not in arguments:
-        written.setdefault("host", "localhost")
-        written.setdefault("port", 5432)
+        written.setdefault("host", os.environ.get("PGHOST") or "localhost")
+        written.setdefault("port", os.environ.get("PGPORT") or 5432)
     if "port" in written:
         written["port"] = int(str(written["port"]))
     schema = written.pop("schema", None)
