@@ -11,6 +11,10 @@ Use the `mosquitto` fixture (tests/conftest.py), or the class directly::
     broker.stop(); broker.start()               # same port, persistence kept
     broker.kill()                               # SIGKILL: clients see a crash
 
+`extra_config` lines are appended to the broker's config, for example a TLS
+listener on a second port (helpers keep using the plain one) or a larger
+`max_queued_messages` for long outages.
+
 `broker.url` is `mqtt://127.0.0.1:<port>`, `broker.port` the port. The broker
 has its own config, persistence and log in the given folder, allows anonymous
 clients and never touches the system broker on port 1883. Every helper
@@ -60,7 +64,9 @@ class Mosquitto:
 
     host = "127.0.0.1"
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, port: int | None = None, extra_config: str = ""
+    ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -77,6 +83,7 @@ class Mosquitto:
             f"persistence_location {self.folder}/\n"
             f"log_dest file {self.log}\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+            + extra_config
         )
 
     @property
