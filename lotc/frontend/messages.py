@@ -179,6 +179,10 @@ UNSUPPORTED_MODEL = Code("LOT404", "unsupported-model-form", E, "model `{name}`:
 RULE_NOT_COMPILED = Code("LOT405", "rule-not-compiled", W, "rule `{name}` is not compiled into the site: access rules belong to the broker")
 MODULE_NAME_CLASH = Code("LOT406", "module-name-clash", E, "{kind} `{name}` and `{other}` would both be generated as `{module}`")
 BAD_SITE_TOML = Code("LOT407", "bad-site-toml", E, "site.toml: {reason}")
+BAD_DEVICE_ADDRESS = Code("LOT410", "bad-device-address", E, "tag `{name}`: {problem}")
+OVERLAPPING_ADDRESSES = Code("LOT411", "overlapping-addresses", E, "tag `{name}` overlaps tag `{other}` at {table} {address}")
+TYPE_WIDTH_MISMATCH = Code("LOT412", "type-width-mismatch", E, "tag `{name}`: {problem}")
+READ_ONLY_TAG = Code("LOT413", "read-only-tag", E, "tag `{name}` is WRITABLE, but {table} cannot be written")
 
 # --- internal ---------------------------------------------------------------
 INTERNAL_ERROR = Code("LOT900", "internal-error", E, "internal compiler error: {detail}")

@@ -38,6 +38,9 @@ class RouteView:
     extras: list[str] = field(default_factory=list)  # lot-runtime extras
     reads: list[str] = field(default_factory=list)  # filters on the site broker
     writes: list[str] = field(default_factory=list)  # topics it publishes
+    # The class of ROUTE, written as its annotation: mypy cannot infer the
+    # type of a module variable read from site.py inside their import cycle.
+    route_class: str = ""
 
 
 Lowering = Callable[[ast.Route, Site], tuple[RouteView, list[Diagnostic]]]

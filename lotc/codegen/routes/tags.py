@@ -1,0 +1,194 @@
+"""What the device-route lowerings share: a route's tags read off its
+MAPPING blocks (the ``ADD TAG`` form and the compact one-register mapping),
+their topics, poll periods and publishing options, as plain Python values.
+
+Topic of a tag's value: the tag's ``SOURCE_TOPIC``, else the mapping's
+``SOURCE_TOPIC`` prefix + ``/`` + the tag name, else ``<route>/<mapping>/<tag>``;
+a compact mapping publishes to its ``DESTINATION_TOPIC``.  A WRITABLE tag
+reads commands on its ``DESTINATION_TOPIC``, else on ``<value topic>/set``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lotc.codegen.routes import setting_text
+from lotc.frontend import ast, messages
+from lotc.frontend.diagnostics import Diagnostic
+from lotc.frontend.route_schemas import Default, ResolvedBlock, resolve_block
+from lotc.frontend.route_schemas import route_schema as schema_of
+
+_SECONDS = {
+    "MILLISECOND": 0.001,
+    "SECOND": 1,
+    "MINUTE": 60,
+    "HOUR": 3600,
+    "DAY": 86400,
+}
+
+
+@dataclass
+class Tag:
+    """One tag of a device route, before the protocol reads its address."""
+
+    name: str
+    mapping: str
+    settings: dict[str, ast.SettingValue | Default]
+    span: ast.Span
+    every: float
+    topic: str
+    command_topic: str | None
+
+
+def text(settings: dict, key: str) -> str | None:
+    """A literal setting's text (a default's value as text), or None."""
+    value = settings.get(key)
+    if isinstance(value, Default):
+        return None if value.value is None else str(value.value)
+    return value.text if value is not None else None
+
+
+def number(settings: dict, key: str) -> float | None:
+    found = text(settings, key)
+    return None if found is None else float(found)
+
+
+def flag(settings: dict, key: str) -> bool:
+    return (text(settings, key) or "false").lower() == "true"
+
+
+def seconds(value: ast.SettingValue | Default | None) -> float:
+    """``WITH EVERY n UNIT`` in seconds (default 1 s)."""
+    if value is None:
+        return 1.0
+    if isinstance(value, Default):
+        amount, unit = str(value.value).split()
+    else:
+        amount, unit = value.text, value.unit or "SECONDS"
+    return float(amount) * _SECONDS.get(unit.upper().rstrip("S"), 1)
+
+
+def env_in_tag(tag: Tag) -> list[Diagnostic]:
+    """GET ENV / GET SECRET in a tag setting: tags are laid out at build time."""
+    return [
+        messages.UNSUPPORTED_STATEMENT.at(
+            value.span, construct=f"`GET {value.kind.upper()}` in the tag setting {key}"
+        )
+        for key, value in tag.settings.items()
+        if isinstance(value, ast.SettingValue) and value.kind in ("env", "secret")
+    ]
+
+
+def tags_of(route: ast.Route) -> list[Tag]:
+    """Every tag of the route, mapping by mapping, in source order."""
+    schema = schema_of(route.route_type)
+    mapping_schema = schema.block("MAPPING") if schema else None
+    tag_schema = mapping_schema.child("TAG") if mapping_schema else None
+    found: list[Tag] = []
+    for block in route.items:
+        if not isinstance(block, ast.RouteBlock) or block.kind != "MAPPING":
+            continue
+        mapping = resolve_block(mapping_schema, block)
+        every = seconds(mapping.settings.get("EVERY"))
+        children = [i for i in block.items if isinstance(i, ast.RouteBlock)]
+        if not children and isinstance(
+            mapping.settings.get("ADDRESS"), ast.SettingValue
+        ):
+            found.append(_compact(route, block, mapping, every))
+        for child in children:
+            tag = resolve_block(tag_schema, child)
+            found.append(_tag(route, mapping, tag, child, every))
+    return found
+
+
+def _compact(
+    route: ast.Route, block: ast.RouteBlock, mapping: ResolvedBlock, every: float
+) -> Tag:
+    name = mapping.name or "mapping"
+    topic = text(mapping.settings, "DESTINATION_TOPIC") or f"{route.name.text}/{name}"
+    writable = flag(mapping.settings, "WRITABLE")
+    return Tag(
+        name=name,
+        mapping=name,
+        settings=mapping.settings,
+        span=block.name.span if block.name else block.span,
+        every=every,
+        topic=topic,
+        command_topic=f"{topic}/set" if writable else None,
+    )
+
+
+def _tag(
+    route: ast.Route,
+    mapping: ResolvedBlock,
+    tag: ResolvedBlock,
+    block: ast.RouteBlock,
+    every: float,
+) -> Tag:
+    name = tag.name or "tag"
+    prefix = text(mapping.settings, "SOURCE_TOPIC")
+    topic = (
+        text(tag.settings, "SOURCE_TOPIC")
+        or (f"{prefix.rstrip('/')}/{name}" if prefix else None)
+        or f"{route.name.text}/{mapping.name}/{name}"
+    )
+    command = None
+    if flag(tag.settings, "WRITABLE"):
+        command = text(tag.settings, "DESTINATION_TOPIC") or f"{topic}/set"
+    return Tag(
+        name=name,
+        mapping=mapping.name or "",
+        settings=tag.settings,
+        span=block.name.span if block.name else block.span,
+        every=every,
+        topic=topic,
+        command_topic=command,
+    )
+
+
+def publishing(tag: Tag) -> dict[str, object]:
+    """Keyword arguments of the runtime tag shared by every protocol."""
+    settings = tag.settings
+    arguments: dict[str, object] = {"every": tag.every}
+    scaling, offset = number(settings, "SCALING"), number(settings, "OFFSET")
+    if scaling not in (None, 1):
+        arguments["scaling"] = scaling
+    if offset not in (None, 0):
+        arguments["offset"] = offset
+    deadband = number(settings, "DEADBAND")
+    if deadband is not None:
+        arguments["deadband"] = deadband
+    mode = (text(settings, "PUBLISH_MODE") or "").upper()
+    if mode in ("ON_CHANGE", "CHANGE"):
+        arguments["on_change"] = True
+    decimals = text(settings, "DECIMAL_PLACES")
+    if decimals is not None:
+        arguments["decimals"] = int(decimals)
+    if tag.command_topic:
+        arguments["writable"] = True
+        arguments["command_topic"] = tag.command_topic
+    return arguments
+
+
+def call(function: str, arguments: dict[str, object]) -> str:
+    """Python text of ``function(key=value, ...)`` with literal values."""
+    listed = ", ".join(f"{key}={value!r}" for key, value in arguments.items())
+    return f"{function}({listed})"
+
+
+def config_text(value: ast.SettingValue | Default, *, whole: bool = False) -> str:
+    """Python text of a config setting; ``whole`` numbers as ints."""
+    literal = isinstance(value, Default) or value.kind not in ("env", "secret")
+    if whole and literal:
+        written = str(value.value if isinstance(value, Default) else value.text)
+        try:
+            return repr(int(float(written)))
+        except ValueError:
+            pass  # the checker reported it; the runtime will say so again
+    return setting_text(value)
+
+
+def settings_imports(constructor: str) -> list[str]:
+    """The import of ``Env`` / ``Secret`` when the constructor uses them."""
+    used = [n for n in ("Env", "Secret") if f"={n}(" in constructor]
+    return [f"from lot_runtime.routes import {', '.join(used)}"] if used else []
