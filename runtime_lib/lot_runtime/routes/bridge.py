@@ -278,9 +278,11 @@ class BridgeRoute:
                             connection.run(stop), name=f"lot-bridge-{side.label}"
                         )
                     )
-                tasks.append(
-                    asyncio.create_task(self._pump(side), name=f"lot-pump-{side.label}")
-                )
+                if side.spool is not None:
+                    pump = self._pump(side, side.spool)
+                    tasks.append(
+                        asyncio.create_task(pump, name=f"lot-pump-{side.label}")
+                    )
             await self._watch(context, tasks)
         finally:
             stop.set()
@@ -377,11 +379,8 @@ class BridgeRoute:
         side.online = lambda: connection.online
         return connection
 
-    async def _pump(self, side: _Side) -> None:
+    async def _pump(self, side: _Side, spool: Spool) -> None:
         """Hand spooled messages over in confirmed batches, within the window."""
-        spool = side.spool
-        if spool is None:
-            return
         while True:
             await side.wake.wait()
             side.wake.clear()
