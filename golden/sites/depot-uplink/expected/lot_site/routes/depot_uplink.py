@@ -12,8 +12,11 @@ from lot_runtime.routes.bridge import (
     SiteBroker,
 )
 from lot_runtime import main
+from lot_runtime.routes import Route
 
-ROUTE = BridgeRoute(
+# Annotated: site.py imports this module and this module imports site.py when
+# run alone, and a type checker needs the type spelled out across that cycle.
+ROUTE: Route = BridgeRoute(
     name="DepotUplink",
     source=SiteBroker(),
     destination=RemoteBroker(

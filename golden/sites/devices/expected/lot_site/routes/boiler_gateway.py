@@ -8,6 +8,8 @@ from lot_runtime.routes import Env
 from lot_runtime.routes.modbus import ModbusRoute, ModbusTag
 from lot_runtime import main
 
+# Annotated: site.py imports this module and this module imports site.py when
+# run alone, and a type checker needs the type spelled out across that cycle.
 ROUTE: ModbusRoute = ModbusRoute(
     name="BoilerGateway",
     host=Env("BOILER_HOST"),

@@ -8,6 +8,8 @@ from lot_runtime.routes import Env, Secret
 from lot_runtime.routes.opcua import OpcuaRoute, OpcuaTag
 from lot_runtime import main
 
+# Annotated: site.py imports this module and this module imports site.py when
+# run alone, and a type checker needs the type spelled out across that cycle.
 ROUTE: OpcuaRoute = OpcuaRoute(
     name="BreweryOpc",
     endpoint="opc.tcp://10.40.0.9:4840",

@@ -7,6 +7,8 @@ from __future__ import annotations
 from lot_runtime.routes.modbus import ModbusRoute, ModbusTag
 from lot_runtime import main
 
+# Annotated: site.py imports this module and this module imports site.py when
+# run alone, and a type checker needs the type spelled out across that cycle.
 ROUTE: ModbusRoute = ModbusRoute(
     name="ChillerPlc",
     host="10.20.0.15",
