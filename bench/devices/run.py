@@ -1,0 +1,187 @@
+"""Device route benchmark: Modbus tags per second polled by one site process.
+
+``python bench/devices/run.py`` starts a pymodbus simulator (in this process)
+and Mosquitto on free ports, then runs a site with one ``ModbusRoute`` in a
+child process for each configuration below, and counts, over a window of
+``--seconds``, the tag values that reach the broker and the CPU time the site
+process used.  Every value is published at every poll (no deadband), so
+values on the broker = tags polled.
+
+It prints a Markdown table and writes it into the ``bench/devices`` section
+of ``bench/RESULTS.md``; ``--no-record`` skips the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.modbus import ModbusSimulator  # noqa: E402
+from support.mosquitto import Mosquitto  # noqa: E402
+
+SITE = """\
+import sys
+from lot_runtime import Site, main
+from lot_runtime.routes.modbus import ModbusRoute, ModbusTag
+
+port, count, data_type, every, url = sys.argv[1:6]
+width = {"UINT16": 1, "FLOAT32": 2}[data_type]
+tags = tuple(
+    ModbusTag(name=f"t{i}", address=i * width, topic=f"bench/t{i}",
+              data_type=data_type, every=float(every))
+    for i in range(int(count))
+)
+route = ModbusRoute(name="Bench", host="127.0.0.1", port=int(port), tags=tags)
+site = Site(name="bench-devices", routes=(route,))
+raise SystemExit(main(site, ["run", "--broker", url]))
+"""
+
+# (tags, data type, poll period in seconds)
+CONFIGURATIONS = [
+    (100, "UINT16", 1.0),
+    (1_000, "UINT16", 0.1),
+    (1_000, "FLOAT32", 0.1),
+    (5_000, "UINT16", 0.1),
+]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def measure(
+    broker,
+    device,
+    script: Path,
+    tags: int,
+    data_type: str,
+    every: float,
+    seconds: float,
+) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "runtime_lib"),
+        "LOT_LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable,
+        str(script),
+        str(device.port),
+        str(tags),
+        data_type,
+        str(every),
+        broker.url,
+    ]
+    with broker.collect("bench/#") as seen:
+        process = subprocess.Popen(command, env=env)
+        try:
+            seen.wait_until(lambda ms: len(ms) >= tags, 30)
+            time.sleep(1.0)  # past the start-up
+            cpu, count, start = (
+                _cpu_seconds(process.pid),
+                len(seen.messages),
+                time.monotonic(),
+            )
+            time.sleep(seconds)
+            cpu_used = _cpu_seconds(process.pid) - cpu
+            received = len(seen.messages) - count
+            elapsed = time.monotonic() - start
+        finally:
+            process.terminate()
+            process.wait(15)
+    return {
+        "offered": tags / every,
+        "rate": received / elapsed,
+        "cpu": cpu_used / elapsed,
+    }
+
+
+def render(results: list[tuple[tuple[int, str, float], dict[str, float]]]) -> str:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    ).stdout.strip()
+    load = os.getloadavg()
+    lines = [
+        "## Device routes: Modbus tags polled per second",
+        "",
+        "Written by `python bench/devices/run.py`; rerun it rather than edit.",
+        "",
+        f"- date: {dt.date.today().isoformat()}",
+        f"- machine: nproc {os.cpu_count()}, {platform.machine()}, "
+        f"Python {platform.python_version()}",
+        f"- lotc commit: {commit}",
+        f"- load average before: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
+        "- one site process, one `ModbusRoute`, the pymodbus simulator and the "
+        "broker on the same machine; every value published at every poll",
+        "- the counting subscriber and the simulator share one Python process:",
+        "  where the site's CPU share stays well below one core, they, not the",
+        "  route, set the ceiling",
+        "",
+        "| tags | type | period | asked (tags/s) | polled and published (tags/s) | "
+        "site CPU (share of one core) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (tags, data_type, every), found in results:
+        lines.append(
+            f"| {tags:,} | {data_type} | {every:g} s | {found['offered']:,.0f} | "
+            f"{found['rate']:,.0f} | {found['cpu']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def record(table: str) -> None:
+    path = REPO / "bench" / "RESULTS.md"
+    begin, end = "<!-- bench/devices: begin -->", "<!-- bench/devices: end -->"
+    text = path.read_text()
+    section = f"{begin}\n{table}\n{end}"
+    if begin in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--no-record", action="store_true")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "site.py"
+        script.write_text(textwrap.dedent(SITE))
+        results = []
+        with (
+            Mosquitto(Path(folder) / "broker") as broker,
+            ModbusSimulator(size=10_000) as device,
+        ):
+            for tags, data_type, every in CONFIGURATIONS:
+                found = measure(
+                    broker, device, script, tags, data_type, every, options.seconds
+                )
+                print(tags, data_type, every, found, flush=True)
+                results.append(((tags, data_type, every), found))
+    table = render(results)
+    print(table)
+    if not options.no_record:
+        record(table)
+
+
+if __name__ == "__main__":
+    main()
