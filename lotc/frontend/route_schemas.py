@@ -218,6 +218,12 @@ TAG_KEYS = (
     integer("DECIMAL_PLACES", 0, 15),
     flag("WRITABLE"),
     filter_key("DESTINATION_TOPIC"),
+    # Register order of multi-register values and byte order inside a register
+    # (Modbus); BIG is the Modbus specification's order (ABCD).
+    choice("WORD_ORDER", ("BIG", "LITTLE")),
+    choice("BYTE_ORDER", ("BIG", "LITTLE")),
+    # Publish the server's source timestamp with the value (OPC UA).
+    flag("SOURCE_TIMESTAMP", None),
 )
 POLL_MAPPING_KEYS = (
     Key("EVERY", EVERY, default="1 SECONDS"),

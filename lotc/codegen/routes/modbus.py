@@ -182,6 +182,10 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
     }
     if data_type == "STRING":
         arguments["length"] = width
+    for key in ("WORD_ORDER", "BYTE_ORDER"):
+        order = (text(tag.settings, key) or "").lower()
+        if order in ("big", "little"):
+            arguments[key.lower()] = order
     arguments.update(publishing(tag))
     arguments["_width"] = width
     return arguments

@@ -74,6 +74,8 @@ def lower_opcua(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnosti
         }
         if browse:
             arguments["browse_path"] = True
+        if flag(tag.settings, "SOURCE_TIMESTAMP"):
+            arguments["source_timestamp"] = True
         try:
             arguments.update(publishing(tag))
         except ValueError:
