@@ -8,16 +8,24 @@ of the execution evaluated at each publish, or else JSON null.
 
 from __future__ import annotations
 
+import json
+import json.encoder
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import values
 
+# JSON text of a string, non-ASCII kept (the C encoder json.dumps uses).
+_string: Callable[[str], str] = json.encoder.encode_basestring
+
 if TYPE_CHECKING:
     from .execution import Execution
 
 __all__ = ["Field", "Model"]
+
+# A model field's encoding step: name, JSON key text, conversion, default.
+_Step = tuple[str, str, Callable[[Any], Any], "Callable[[Execution], Any] | None"]
 
 _COERCE: dict[str, Callable[[Any], Any]] = {
     "INT": values.as_int,
@@ -40,13 +48,18 @@ class Field:
     name: str
     type: str
     default: Callable[[Execution], Any] | None = None
+    convert: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Looked up once: encoding a message only calls it.
+        convert = _COERCE.get(self.type.upper(), values.as_string)
+        object.__setattr__(self, "convert", convert)
 
     def coerce(self, value: Any) -> Any:
         """The value as the field's type; EMPTY stays null."""
         if value is None:
             return None
-        convert: Callable[[Any], Any] = _COERCE.get(self.type.upper(), values.as_string)
-        return convert(value)
+        return self.convert(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,34 +73,79 @@ class Model:
     qos: int | None = None
     base: Model | None = None
     all_fields: tuple[Field, ...] = field(init=False, repr=False)
+    _plan: tuple[_Step, ...] = field(init=False, repr=False, compare=False)
+    _names: frozenset[str] = field(init=False, repr=False, compare=False)
+    _open: str = field(init=False, repr=False, compare=False)
+    _close: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Inheritance: the parent's fields in order, a redefined one replaced
+        # Inheritance: the parent's fields in order, a redefined field replaced
         # in place, then the model's own new fields.
         merged: dict[str, Field] = {}
         if self.base is not None:
             merged.update((f.name, f) for f in self.base.all_fields)
         merged.update((f.name, f) for f in self.fields)
         object.__setattr__(self, "all_fields", tuple(merged.values()))
+        # The encoding plan, prepared once: each field's JSON key text, how
+        # to convert a value to its type and how to write the result.
+        plan = tuple(
+            (f.name, json.dumps(f.name, ensure_ascii=False) + ":", f.convert, f.default)
+            for f in self.all_fields
+        )
+        object.__setattr__(self, "_plan", plan)
+        object.__setattr__(self, "_names", frozenset(merged))
+        prefix = "{" if self.collapsed else "{" + json.dumps(self.name) + ":{"
+        object.__setattr__(self, "_open", prefix)
+        object.__setattr__(self, "_close", "}" if self.collapsed else "}}")
 
     def record(self, run: Execution, given: Mapping[str, Any]) -> dict[str, Any]:
         """The field values to publish, coerced, in declaration order."""
         out: dict[str, Any] = {}
-        for f in self.all_fields:
-            if f.name in given:
-                value = given[f.name]
-            elif f.default is not None:
-                value = f.default(run)
+        for name, _, convert, default in self._plan:
+            if name in given:
+                value = given[name]
+            elif default is not None:
+                value = default(run)
             else:
                 value = None
-            out[f.name] = f.coerce(value)
+            out[name] = None if value is None else convert(value)
         _set_members(out, given)
         return out
 
     def encode(self, run: Execution, given: Mapping[str, Any]) -> bytes:
-        record = self.record(run, given)
-        body: Any = record if self.collapsed else {self.name: record}
-        return values.json_text(body).encode()
+        """The JSON bytes published for `given` (see the module docstring)."""
+        if not self._names.issuperset(given):  # members of OBJECT fields
+            record = self.record(run, given)
+            body: Any = record if self.collapsed else {self.name: record}
+            return values.json_text(body).encode()
+        parts = []
+        for name, key, convert, default in self._plan:
+            if name in given:
+                value = given[name]
+            elif default is not None:
+                value = default(run)
+            else:
+                value = None
+            parts.append(key + _json(None if value is None else convert(value)))
+        return (self._open + ",".join(parts) + self._close).encode()
+
+
+def _json(value: Any) -> str:
+    """One coerced field value as JSON text, as `values.json_text` writes it."""
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is float:
+        return values.json_number(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is int:
+        return str(value)
+    return values.json_text(value)
 
 
 def _set_members(out: dict[str, Any], given: Mapping[str, Any]) -> None:

@@ -93,14 +93,17 @@ class Runner:
         self._timers: list[asyncio.Task[None]] = []
         self._routes: list[asyncio.Task[None]] = []
         self._logged: set[tuple[str, ...]] = set()
+        # Per-message detail costs a call even when not emitted: decided once.
+        self._debug = log.isEnabledFor(logging.DEBUG)
 
     def on_message(self, topic: str, payload: bytes) -> None:
         """Handle one message: feed the cache, then run each matching action."""
         state = self.state
         routes = self.dispatcher.lookup(topic)
-        log.debug(
-            "message on %s (%d bytes, %d routes)", topic, len(payload), len(routes)
-        )
+        if self._debug:
+            log.debug(
+                "message on %s (%d bytes, %d routes)", topic, len(payload), len(routes)
+            )
         for target, captures in routes:
             if target is _CACHE:
                 state.cache[topic] = payload.decode("utf-8", errors="replace")

@@ -8,6 +8,7 @@ often than they change).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -67,13 +68,18 @@ def fill(target: str, captures: Sequence[str]) -> str:
     """The wildcard fill rule: the n-th `+` level of target takes captures[n]."""
     if "+" not in target:
         return target
-    levels = target.split("/")
-    n = 0
-    for i, level in enumerate(levels):
-        if level == "+" and n < len(captures):
-            levels[i] = captures[n]
-            n += 1
-    return "/".join(levels)
+    levels, holes = _fill_plan(target)
+    filled = list(levels)
+    for i, capture in zip(holes, captures, strict=False):
+        filled[i] = capture
+    return "/".join(filled)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fill_plan(target: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """A target split once: its levels and where its `+` levels are."""
+    levels = tuple(target.split("/"))
+    return levels, tuple(i for i, level in enumerate(levels) if level == "+")
 
 
 class Dispatcher(Generic[T]):

@@ -199,6 +199,33 @@ def test_models_wrap_inherit_and_take_members():
     ]
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"boiler": 'é\u2028"x"', "flow_temp_c": 1e20, "count": True, "ok": 0},
+        {"boiler": None, "flow_temp_c": float("nan"), "count": None},
+        {"flow_temp_c": "-inf", "extra": {"a": [1.0, 2.5]}, "ok": "no"},
+        {"flow_temp_c": 12.5, "extra": '{"b": 3.0}', "unknown": 1},
+        {"boiler": b"bytes", "flow_temp_c": 1796321816.401408, "count": "1e3"},
+    ],
+)
+def test_the_prepared_encoder_writes_what_json_text_writes(given):
+    """Model.encode's per-field plan gives the bytes of the generic path."""
+    from lot_runtime import values as lot
+
+    for model in (BoilerSample, Model(name="Wrapped", fields=BoilerSample.fields)):
+        state, sent = _state()
+        records: list[dict] = []
+
+        def body(run, model=model, records=records):
+            run.publish_model(model, "t", given)
+            records.append(model.record(run, given))
+
+        state.execute("A", body, "site/x")
+        expected = records[0] if model.collapsed else {model.name: records[0]}
+        assert sent[0][1] == lot.json_text(expected).encode()
+
+
 def test_defaults_are_evaluated_at_each_publish():
     counter = iter(range(10))
     model = Model(
