@@ -277,7 +277,7 @@ def _spooling(at_least: int):
     return check
 
 
-def _outage(brokers, depot, kill_site: bool) -> None:
+def _outage(brokers, depot, kill_site: bool, record) -> None:
     edge, cloud = brokers
     listener = Listener(cloud, "depot-north/alarms/p-07/seq")
     try:
@@ -306,11 +306,13 @@ def _outage(brokers, depot, kill_site: bool) -> None:
         duplicates = _check_all_in_order(seen, 2000)
         depot.wait_status(lambda s: s == "connected")
         counters = depot.counters()
-        print(
+        print(  # shown with -s; also recorded as test properties (--junitxml)
             f"\n{'SIGKILL, ' if kill_site else ''}cloud down "
             f"{time.monotonic() - down_at:.1f} s: 2000 alarms arrived in order, "
             f"{duplicates} duplicates; bridge counters {counters}"
         )
+        record("duplicates", duplicates)
+        record("bridge_counters", counters)
         assert counters["forwarded"] >= 2000
         assert counters["dropped"] == 0
         assert duplicates <= counters["resent"] + 100
@@ -318,12 +320,16 @@ def _outage(brokers, depot, kill_site: bool) -> None:
         listener.close()
 
 
-def test_a_cloud_outage_of_10_s_loses_nothing_and_keeps_order(brokers, depot):
-    _outage(brokers, depot, kill_site=False)
+def test_a_cloud_outage_of_10_s_loses_nothing_and_keeps_order(
+    brokers, depot, record_property
+):
+    _outage(brokers, depot, kill_site=False, record=record_property)
 
 
-def test_a_site_killed_during_the_outage_resends_its_spool(brokers, depot):
-    _outage(brokers, depot, kill_site=True)
+def test_a_site_killed_during_the_outage_resends_its_spool(
+    brokers, depot, record_property
+):
+    _outage(brokers, depot, kill_site=True, record=record_property)
 
 
 # --------------------------------------------------------------------- TLS
