@@ -11,6 +11,7 @@ Use the `postgres` fixture (tests/conftest.py), or the class directly::
 
 ``durable=True`` keeps PostgreSQL's own fsync settings (benchmarks); by
 default commits need not reach the disk, which keeps tests quick.
+``settings`` is appended to postgresql.conf as written.
 
 The cluster lives in a folder of its own with trust authentication on
 127.0.0.1 only, and never touches the system server on port 5432.
@@ -45,10 +46,16 @@ class Postgres:
     database = "postgres"
 
     def __init__(
-        self, folder: Path | None = None, port: int | None = None, *, durable=False
+        self,
+        folder: Path | None = None,
+        port: int | None = None,
+        *,
+        durable: bool = False,
+        settings: str = "",
     ) -> None:
         self.port = port or free_port()
         self.durable = durable
+        self.settings = settings
         self._as_postgres = os.geteuid() == 0
         # The data folder must belong to the server's user: under root, a
         # temporary folder of the postgres user's own, outside the test's
@@ -111,11 +118,12 @@ class Postgres:
             "--locale=C",
             "--no-sync",
         )
-        if not self.durable:
-            # A test server: commits need not reach the disk (benchmarks ask
-            # for ``durable=True`` and keep the server's own defaults).
-            with open(self.data / "postgresql.conf", "a") as conf:
+        with open(self.data / "postgresql.conf", "a") as conf:
+            if not self.durable:
+                # A test server: commits need not reach the disk (benchmarks
+                # ask for ``durable=True`` and keep the server's defaults).
                 conf.write("fsync = off\nsynchronous_commit = off\n")
+            conf.write(self.settings)
 
     def _wait_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

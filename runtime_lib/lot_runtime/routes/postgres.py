@@ -36,8 +36,8 @@ import asyncpg  # type: ignore[import-untyped]
 from ..topics import Dispatcher
 from . import Env, RouteContext, Secret, Setting
 from .sql_spool import Record, Spool
-from .sql_store import Job, Statements, connect_arguments, describe_error
-from .sql_values import BadValue, Message, Reader, reader, text_of
+from .sql_store import Job, Query, Statements, connect_arguments, describe_error
+from .sql_values import BadValue, Message, reader, text_of
 
 __all__ = ["CleanEvent", "PostgresRoute", "SqlEvent", "SqlParameter"]
 
@@ -137,7 +137,6 @@ class PostgresRoute:
         for index, event in enumerate(self.events):
             self._dispatcher.add(event.source, index)
         self._by_topic: dict[str, tuple[int, ...]] = {}
-        self._readers: list[tuple[Reader, ...]] = []
         self._constants: dict[str, str] = {}
         self._waiter: asyncio.Future[None] | None = None
         self._want = 1
@@ -200,16 +199,18 @@ class PostgresRoute:
             if kind in ("env", "secret"):
                 value = Env(variable) if kind == "env" else Secret(variable)
                 self._constants[name] = str(context.resolve(value))
-        self._readers = [
-            tuple(reader(name, self._constants) for name in _placeholders(event))
-            for event in self.events
-        ]
 
     async def _serve(self, connection: Any, context: RouteContext) -> None:
         spool = self.spool
         assert spool is not None
-        sql = {i: e.sql for i, e in enumerate(self.events) if isinstance(e, SqlEvent)}
-        statements = Statements(connection, sql)
+        queries = {
+            index: Query(
+                e.sql, tuple((p.placeholders, p.template) for p in e.parameters)
+            )
+            for index, e in enumerate(self.events)
+            if isinstance(e, SqlEvent)
+        }
+        statements = Statements(connection, queries, self._constants)
         self._show(context, "connected" if not spool.pending else self._buffering())
         last_count = time.monotonic()
         while True:
@@ -271,32 +272,22 @@ class PostgresRoute:
         spool.commit(batch[-1].seq + 1)
 
     def _jobs(self, batch: Iterable[Record], context: RouteContext) -> Iterable[Job]:
+        by_topic = self._by_topic
         for record in batch:
-            events = self._by_topic.get(record.topic)
+            events = by_topic.get(record.topic)
             if events is None:
                 events = self._events_for(record.topic)
-            message = Message(record.topic, record.payload, record.at)
             for index in events:
                 event = self.events[index]
+                if isinstance(event, SqlEvent):
+                    yield Job(("sql", index), index, record)
+                    continue
                 try:
-                    yield self._job(index, event, message, record)
+                    message = Message(record.topic, record.payload, record.at)
+                    data = reader(event.data, self._constants)(message)
+                    yield Job.clean(index, event.table, data, record)
                 except BadValue as exc:
                     self._dead_letter(context, record, event.name, str(exc))
-
-    def _job(self, index: int, event: Event, message: Message, record: Record) -> Job:
-        readers = self._readers[index]
-        if isinstance(event, CleanEvent):
-            return Job.clean(index, event.table, readers[0](message), record, message)
-        read = [r(message) for r in readers]
-        values = []
-        position = 0
-        for parameter in event.parameters:
-            count = len(parameter.placeholders)
-            values.append(
-                Job.fill(parameter.template, read[position : position + count])
-            )
-            position += count
-        return Job(("sql", index), index, tuple(values), record, message)
 
     def _events_for(self, topic: str) -> tuple[int, ...]:
         found = tuple(sorted(index for index, _ in self._dispatcher.lookup(topic)))
@@ -310,7 +301,9 @@ class PostgresRoute:
         destination = event.destination or ""
 
         def publish(job: Job, payload: bytes) -> None:
-            context.publish(self._topic(destination, job.message), payload)
+            record = job.record
+            message = Message(record.topic, record.payload, record.at)
+            context.publish(self._topic(destination, message), payload)
 
         return publish
 

@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = ["Record", "Spool"]
 
@@ -42,8 +43,7 @@ _MARK = "committed"
 _SUFFIX = ".seg"
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One message as the route received it."""
 
     seq: int

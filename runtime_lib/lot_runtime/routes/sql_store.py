@@ -28,18 +28,11 @@ import asyncpg  # type: ignore[import-untyped]
 
 from . import Setting
 from .sql_spool import Record
-from .sql_values import (
-    KNOWN_TYPES,
-    BadValue,
-    Converter,
-    JsonValue,
-    Message,
-    converter,
-    text_of,
-)
+from .sql_values import KNOWN_TYPES, BadValue, converter, is_json_source, row_maker
 
 __all__ = [
     "Job",
+    "Query",
     "Statements",
     "connect_arguments",
     "describe_error",
@@ -48,39 +41,35 @@ __all__ = [
 ]
 
 _ROW_CLASSES = ("22", "23")  # data exception, integrity constraint violation
-_PLACEHOLDER = re.compile(r"\{([^{}\s\"':,]*)\}")
 _MAX_IDENTIFIER = 63  # bytes; PostgreSQL would cut a longer name
 
 
-@dataclass(frozen=True, slots=True)
 class Job:
-    key: tuple[Any, ...]  # ("sql", event) or ("clean", table, columns)
-    event: int
-    values: tuple[Any, ...]
-    record: Record
-    message: Message
+    """One message's row for one event.  ``values`` are the CLEAN form's
+    column values; a QUERY's row is read from the record when it is sent."""
+
+    __slots__ = ("event", "key", "record", "values")
+
+    def __init__(
+        self,
+        key: tuple[Any, ...],
+        event: int,
+        record: Record,
+        values: tuple[Any, ...] | None = None,
+    ) -> None:
+        self.key = key
+        self.event = event
+        self.record = record
+        self.values = values
 
     @staticmethod
-    def fill(template: str | None, values: Sequence[Any]) -> Any:
-        """A parameter's value: the one read, or the template filled in."""
-        if template is None:
-            return values[0]
-        if any(v is None for v in values):
-            return None
-        return template.format(*(text_of(v) for v in values))
-
-    @staticmethod
-    def clean(
-        event: int, table: str, data: Any, record: Record, message: Message
-    ) -> Job:
+    def clean(event: int, table: str, data: Any, record: Record) -> Job:
         """The row of a CLEAN event: the object's keys are the columns."""
-        plain = data.value if isinstance(data, JsonValue) else data
-        if not isinstance(plain, dict) or not plain:
+        if not isinstance(data, dict) or not data:
             raise BadValue("CLEAN data is not a non-empty JSON object")
-        for column in plain:
+        for column in data:
             _check_identifier(column)
-        values = tuple(JsonValue(v) if v is not None else None for v in plain.values())
-        return Job(("clean", table, tuple(plain)), event, values, record, message)
+        return Job(("clean", table, tuple(data)), event, record, tuple(data.values()))
 
 
 def quote_identifier(name: str) -> str:
@@ -95,7 +84,25 @@ def _check_identifier(name: str) -> None:
 @dataclass(slots=True)
 class _Prepared:
     statement: Any
-    converters: tuple[Converter, ...]
+    row: Callable[[Job], tuple[Any, ...]]
+    copy: _Copy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """A plain ``INSERT INTO t (a, b) VALUES ($1, $2)``, sent as COPY."""
+
+    schema: str | None
+    table: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """An event's SQL and, per ``$n``, its placeholders and template."""
+
+    sql: str
+    parameters: tuple[tuple[tuple[str, ...], str | None], ...]
 
 
 Publish = Callable[[Job, bytes], None]
@@ -104,9 +111,15 @@ Publish = Callable[[Job, bytes], None]
 class Statements:
     """The prepared statements of one connection, by job key."""
 
-    def __init__(self, connection: Any, sql: Mapping[int, str]) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        queries: Mapping[int, Query],
+        constants: Mapping[str, str],
+    ) -> None:
         self.connection = connection
-        self.sql = sql
+        self.queries = queries
+        self.constants = constants
         self._prepared: dict[tuple[Any, ...], _Prepared] = {}
         self._text_types: set[int] = set()
 
@@ -118,9 +131,10 @@ class Statements:
         failed: list[tuple[Job, str]] = []
         rows: list[tuple[Any, ...]] = []
         kept: list[Job] = []
+        make = prepared.row
         for job in jobs:
             try:
-                rows.append(_convert(prepared.converters, job.values))
+                rows.append(make(job))
                 kept.append(job)
             except BadValue as exc:
                 failed.append((job, str(exc)))
@@ -129,7 +143,16 @@ class Statements:
         if publish is not None:
             return failed + await self._fetch_each(prepared, kept, rows, publish)
         try:
-            await prepared.statement.executemany(rows)
+            if prepared.copy is not None and len(rows) > 1:
+                copy = prepared.copy
+                await self.connection.copy_records_to_table(
+                    copy.table,
+                    schema_name=copy.schema,
+                    columns=copy.columns,
+                    records=rows,
+                )
+            else:
+                await prepared.statement.executemany(rows)
         except Exception as exc:
             if not is_row_error(exc):
                 raise
@@ -172,14 +195,48 @@ class Statements:
         prepared = self._prepared.get(job.key)
         if prepared is None:
             if job.key[0] == "clean":
-                sql = await self._clean_insert(job)
+                prepared = await self._prepare_clean(job)
             else:
-                sql = self.sql[job.event]
-            prepared = await self._prepare(sql)
+                prepared = await self._prepare_query(self.queries[job.event])
             self._prepared[job.key] = prepared
         return prepared
 
-    async def _prepare(self, sql: str) -> _Prepared:
+    async def _prepare_query(self, query: Query) -> _Prepared:
+        statement, types = await self._prepare(query.sql)
+        converters = [
+            converter(
+                t.name,
+                t.kind,
+                json_source=template is None and is_json_source(names[0]),
+                label=f"${index}",
+            )
+            for index, (t, (names, template)) in enumerate(
+                zip(types, query.parameters, strict=True), 1
+            )
+        ]
+        make = row_maker(query.parameters, self.constants, converters)
+
+        def row(job: Job) -> tuple[Any, ...]:
+            record = job.record
+            return make(record.topic, record.payload, record.at)
+
+        return _Prepared(statement, row, plain_insert(query.sql))
+
+    async def _prepare_clean(self, job: Job) -> _Prepared:
+        statement, types = await self._prepare(await self._clean_insert(job))
+        columns = job.key[2]
+        converters = [
+            converter(t.name, t.kind, json_source=True, label=column)
+            for t, column in zip(types, columns, strict=True)
+        ]
+
+        def row(job: Job) -> tuple[Any, ...]:
+            values = job.values or ()
+            return tuple([c(v) for c, v in zip(converters, values, strict=True)])
+
+        return _Prepared(statement, row)
+
+    async def _prepare(self, sql: str) -> tuple[Any, Any]:
         statement = await self.connection.prepare(sql)
         types = statement.get_parameters()
         other = [t for t in types if t.kind == "scalar" and t.name not in KNOWN_TYPES]
@@ -197,8 +254,7 @@ class Statements:
                 )
                 self._text_types.add(kind.oid)
             statement = await self.connection.prepare(sql)
-        converters = tuple(converter(t.name, t.kind) for t in types)
-        return _Prepared(statement, converters)
+        return statement, types
 
     async def _clean_insert(self, job: Job) -> str:
         """Create the CLEAN table or its missing columns; the INSERT text."""
@@ -209,7 +265,8 @@ class Statements:
             table,
         )
         have = {r["attname"] for r in found}
-        types = {c: column_type(v) for c, v in zip(columns, job.values, strict=True)}
+        values = job.values or ()
+        types = {c: column_type(v) for c, v in zip(columns, values, strict=True)}
         if not found:
             listed = ", ".join(f"{quote_identifier(c)} {types[c]}" for c in columns)
             await self.connection.execute(
@@ -227,9 +284,46 @@ class Statements:
         return f"INSERT INTO {table} ({names}) VALUES ({marks})"
 
 
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_PLAIN_INSERT = re.compile(
+    rf"\s*INSERT\s+INTO\s+(?:({_NAME})\s*\.\s*)?({_NAME})\s*"
+    rf"\(\s*({_NAME}(?:\s*,\s*{_NAME})*)\s*\)\s*"
+    r"VALUES\s*\(\s*(\$\d+(?:\s*,\s*\$\d+)*)\s*\)\s*;?\s*",
+    re.IGNORECASE,
+)
+
+
+def plain_insert(sql: str) -> _Copy | None:
+    """The table and columns of an INSERT that COPY can do instead: one row
+    of parameters ``$1..$n`` in order, and nothing else (no ON CONFLICT,
+    RETURNING, expressions or casts).  COPY runs the same triggers, defaults
+    and constraints as INSERT; only rules differ, and tables with rules are
+    rare enough that lotc names the difference in the docs."""
+    match = _PLAIN_INSERT.fullmatch(sql)
+    if not match:
+        return None
+    schema, table, columns, marks = match.groups()
+    names = [c.strip() for c in re.findall(_NAME, columns)]
+    numbers = [int(m) for m in re.findall(r"\$(\d+)", marks)]
+    if numbers != list(range(1, len(names) + 1)):
+        return None
+    return _Copy(
+        _identifier(schema) if schema else None,
+        _identifier(table),
+        tuple(_identifier(n) for n in names),
+    )
+
+
+def _identifier(name: str) -> str:
+    """An SQL name as the catalogue spells it: unquoted names fold to lower case."""
+    if name.startswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name.lower()
+
+
 def column_type(value: Any) -> str:
     """The column type of a CLEAN table, from the first value seen."""
-    plain = value.value if isinstance(value, JsonValue) else value
+    plain = value
     if isinstance(plain, bool):
         return "boolean"
     if isinstance(plain, int):
@@ -239,17 +333,6 @@ def column_type(value: Any) -> str:
     if isinstance(plain, (dict, list)):
         return "jsonb"
     return "text"
-
-
-def _convert(converters: Sequence[Converter], values: Sequence[Any]) -> tuple[Any, ...]:
-    """The row of one job; a failure names its parameter (``$2: ...``)."""
-    row = []
-    for index, (convert, value) in enumerate(zip(converters, values, strict=True)):
-        try:
-            row.append(convert(value))
-        except BadValue as exc:
-            raise BadValue(f"${index + 1}: {exc}") from None
-    return tuple(row)
 
 
 def is_row_error(exc: BaseException) -> bool:

@@ -25,7 +25,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -35,7 +35,8 @@ __all__ = [
     "KNOWN_TYPES",
     "BadValue",
     "Converter",
-    "JsonValue",
+    "is_json_source",
+    "row_maker",
     "Message",
     "Reader",
     "converter",
@@ -86,16 +87,6 @@ class _NotJson:
     pass
 
 
-class JsonValue:
-    """A value read from a JSON path: kept apart from text so that a JSON
-    string bound to a json column stays a JSON string."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
 Reader = Callable[[Message], Any]
 
 
@@ -130,6 +121,61 @@ def reader(name: str, constants: Mapping[str, str]) -> Reader:
     raise ValueError(f"unknown placeholder {{{name}}}")
 
 
+def is_json_source(name: str) -> bool:
+    """Whether ``{name}`` reads a JSON value (whose strings are JSON strings)."""
+    return name.startswith(("payload.json", "value.json"))
+
+
+def row_maker(
+    parameters: Sequence[tuple[tuple[str, ...], str | None]],
+    constants: Mapping[str, str],
+    converters: Sequence[Converter],
+) -> Callable[[str, bytes, float], tuple[Any, ...]]:
+    """The function building a statement's row from one message: each
+    parameter's placeholders read, a template filled, the value converted.
+
+    The common shape, every parameter one top-level member of a JSON
+    payload, parses the payload once and reads the members directly.
+    """
+    names = [p[0][0] for p in parameters]
+    simple = all(len(p) == 1 and t is None for p, t in parameters) and all(
+        re.fullmatch(r"(payload|value)\.json\.[A-Za-z0-9_\-]+", n) for n in names
+    )
+    if simple and parameters:
+        pairs = tuple(zip(converters, [n.split(".", 2)[2] for n in names], strict=True))
+        loads = json.loads
+
+        def members(topic: str, payload: bytes, at: float) -> tuple[Any, ...]:
+            try:
+                data = loads(payload)
+            except ValueError:
+                raise BadValue("the payload is not JSON") from None
+            if type(data) is not dict:
+                data = {}
+            get = data.get
+            return tuple([convert(get(key)) for convert, key in pairs])
+
+        return members
+
+    readers = [[reader(n, constants) for n in p] for p, _ in parameters]
+    plan = tuple(zip(readers, [t for _, t in parameters], converters, strict=True))
+
+    def general(topic: str, payload: bytes, at: float) -> tuple[Any, ...]:
+        message = Message(topic, payload, at)
+        row = []
+        for read, template, convert in plan:
+            found = [r(message) for r in read]
+            if template is None:
+                row.append(convert(found[0]))
+            elif any(v is None for v in found):
+                row.append(None)
+            else:
+                row.append(convert(template.format(*(text_of(v) for v in found))))
+        return tuple(row)
+
+    return general
+
+
 def _level(topic: str, level: int) -> str:
     levels = topic.split("/")
     return levels[level - 1] if level <= len(levels) else ""
@@ -148,7 +194,7 @@ def _json_reader(path: list[str]) -> Reader:
                 found = None
             if found is None:
                 return None
-        return JsonValue(found)
+        return found
 
     return read
 
@@ -163,8 +209,8 @@ def _csv_reader(field: int) -> Reader:
 
 def text_of(value: Any) -> str:
     """The text of a read value, as a template or a text column takes it."""
-    if isinstance(value, JsonValue):
-        value = value.value
+    if type(value) is str:
+        return value
     if isinstance(value, dt.datetime):
         return value.isoformat()
     return values.text(value)
@@ -175,37 +221,40 @@ def text_of(value: Any) -> str:
 Converter = Callable[[Any], Any]
 
 
-def converter(type_name: str, kind: str = "scalar") -> Converter:
+def converter(
+    type_name: str, kind: str = "scalar", *, json_source: bool = False, label: str = ""
+) -> Converter:
     """The conversion of read values to what the driver sends for a
-    parameter PostgreSQL inferred as ``type_name``; None stays NULL."""
-    if kind == "array":
-        return _checked(_as_json_text, "an array")
-    make = _CONVERSIONS.get(type_name)
-    if make is None:
-        return _checked(_as_text, type_name)
-    return _checked(make, type_name)
+    parameter PostgreSQL inferred as ``type_name``; None stays NULL.
+    ``json_source``: values come from a JSON path, so a string bound to a
+    json column is a JSON string.  ``label`` (``$2``, a column) starts the
+    reason of a failure."""
+    if kind == "array" or type_name in ("json", "jsonb"):
+        make = _as_json_value if json_source else _as_json_text
+    else:
+        make = _CONVERSIONS.get(type_name, _as_text)
+    return _checked(make, type_name if kind != "array" else "array", label)
 
 
-def _checked(convert: Converter, type_name: str) -> Converter:
+def _checked(convert: Converter, type_name: str, label: str) -> Converter:
+    prefix = f"{label}: " if label else ""
+
     def run(value: Any) -> Any:
         if value is None:
             return None
         try:
             return convert(value)
-        except BadValue:
-            raise
+        except BadValue as exc:
+            raise BadValue(f"{prefix}{exc}") from None
         except (ValueError, TypeError, ArithmeticError) as exc:
-            raise BadValue(f"not a valid {type_name}: {type(exc).__name__}") from None
+            reason = f"{prefix}not a valid {type_name}: {type(exc).__name__}"
+            raise BadValue(reason) from None
 
     return run
 
 
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, JsonValue) else value
-
-
 def _as_text(value: Any) -> str:
-    text = text_of(value)
+    text = value if type(value) is str else text_of(value)
     if "\x00" in text:
         raise BadValue("text with a NUL character")
     return text
@@ -215,7 +264,6 @@ def _as_int(bits: int) -> Converter:
     limit = 2 ** (bits - 1)
 
     def convert(value: Any) -> int:
-        value = _plain(value)
         if isinstance(value, bool):
             raise BadValue(f"a boolean is not an int{bits // 8}")
         if isinstance(value, str):
@@ -237,14 +285,14 @@ def _as_int(bits: int) -> Converter:
 
 
 def _as_float(value: Any) -> float:
-    value = _plain(value)
+    if type(value) is float:
+        return value
     if isinstance(value, bool):
         raise BadValue("a boolean is not a number")
     return float(value.strip() if isinstance(value, str) else value)
 
 
 def _as_numeric(value: Any) -> Decimal:
-    value = _plain(value)
     if isinstance(value, bool):
         raise BadValue("a boolean is not a number")
     if isinstance(value, float):
@@ -262,7 +310,6 @@ _FALSE = frozenset({"f", "false", "n", "no", "off", "0"})
 
 
 def _as_bool(value: Any) -> bool:
-    value = _plain(value)
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)) and value in (0, 1):
@@ -276,17 +323,15 @@ def _as_bool(value: Any) -> bool:
 
 
 def _moment(value: Any) -> dt.datetime:
-    value = _plain(value)
+    if type(value) is str:
+        text = value.strip()
+        if len(text) >= 10 and text[4] == "-" or not _NUMBER.fullmatch(text):
+            moment = dt.datetime.fromisoformat(text)  # "Z" is UTC since 3.11
+            return moment if moment.tzinfo else moment.replace(tzinfo=_UTC)
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=_UTC)
     if isinstance(value, bool):
         raise BadValue("a boolean is not a timestamp")
-    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        moment = dt.datetime.fromisoformat(text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=_UTC)
     seconds = float(value)
     if abs(seconds) >= 1e11:
         seconds /= 1000
@@ -305,15 +350,17 @@ def _as_timestamp(value: Any) -> dt.datetime:
 
 
 def _as_date(value: Any) -> dt.date:
-    plain = _plain(value)
+    plain = value
     if isinstance(plain, str) and re.fullmatch(r"\s*\d{4}-\d\d-\d\d\s*", plain):
         return dt.date.fromisoformat(plain.strip())
     return _moment(value).date()
 
 
+def _as_json_value(value: Any) -> str:
+    return values.json_text(value)
+
+
 def _as_json_text(value: Any) -> str:
-    if isinstance(value, JsonValue):
-        return values.json_text(value.value)
     if isinstance(value, str):
         json.loads(value)  # only JSON text is JSON
         return value
@@ -321,7 +368,7 @@ def _as_json_text(value: Any) -> str:
 
 
 def _as_uuid(value: Any) -> uuid.UUID:
-    return uuid.UUID(str(_plain(value)).strip())
+    return uuid.UUID(str(value).strip())
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -339,8 +386,6 @@ _CONVERSIONS: dict[str, Converter] = {
     "timestamptz": _as_timestamptz,
     "timestamp": _as_timestamp,
     "date": _as_date,
-    "json": _as_json_text,
-    "jsonb": _as_json_text,
     "uuid": _as_uuid,
     "bytea": _as_bytes,
     "text": _as_text,
@@ -349,4 +394,4 @@ _CONVERSIONS: dict[str, Converter] = {
     "name": _as_text,
 }
 
-KNOWN_TYPES = frozenset(_CONVERSIONS)
+KNOWN_TYPES = frozenset(_CONVERSIONS) | {"json", "jsonb"}
