@@ -24,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,6 +184,7 @@ class PostgresRoute:
 
     def _prepare(self, context: RouteContext) -> None:
         """Open the spool; resolve ``{env.X}`` and ``{secret.X}`` once."""
+        self._tune(os.environ)
         if self.spool is None:
             self.spool = Spool(
                 context.state_dir() / "spool",
@@ -199,6 +201,26 @@ class PostgresRoute:
             if kind in ("env", "secret"):
                 value = Env(variable) if kind == "env" else Secret(variable)
                 self._constants[name] = str(context.resolve(value))
+
+    def _tune(self, environ: Mapping[str, str]) -> None:
+        """LOT_SQL_BATCH_SIZE, LOT_SQL_BATCH_WINDOW (seconds) and
+        LOT_SQL_SPOOL_LIMIT (bytes) override the generated defaults."""
+        for name, attribute, kind in (
+            ("LOT_SQL_BATCH_SIZE", "batch_size", int),
+            ("LOT_SQL_BATCH_WINDOW", "batch_window", float),
+            ("LOT_SQL_SPOOL_LIMIT", "spool_limit", int),
+        ):
+            text = environ.get(name, "").strip()
+            if not text:
+                continue
+            try:
+                value = kind(text)
+            except ValueError:
+                log.warning(
+                    "route %s: %s=%r is not a number; ignored", self.name, name, text
+                )
+                continue
+            setattr(self, attribute, max(value, 1) if kind is int else max(value, 0.0))
 
     async def _serve(self, connection: Any, context: RouteContext) -> None:
         spool = self.spool
