@@ -26,6 +26,10 @@ log = logging.getLogger("lot")
 # Asyncio buffers what a write could not send at once; above this many bytes
 # it asks the session to stop writing until the socket has drained.
 WRITE_HIGH_WATER = 1 << 20
+# While a backlog drains, the link rests this long after a large read when
+# the session allows it, so that each read and each write carries more
+# messages (a paced stream has small reads and never waits).
+REST = 0.002  # seconds
 
 
 class LinkError(Exception):
@@ -35,7 +39,7 @@ class LinkError(Exception):
 class Session(Protocol):
     """What a link reports to: the connection that owns the session state."""
 
-    def packets(self, link: Link, batch: list[mqtt5.Packet]) -> None: ...
+    def packets(self, link: Link, batch: list[mqtt5.Packet]) -> bool: ...
 
     def writable(self, link: Link) -> None: ...
 
@@ -51,6 +55,7 @@ class Link(asyncio.Protocol):
         self.write_paused = False
         self.read_paused = False
         self.heard = False  # bytes arrived since the keep-alive last looked
+        self._resting = False
 
     # -- asyncio.Protocol
 
@@ -108,8 +113,8 @@ class Link(asyncio.Protocol):
             del buffer[:position]
         elif position < end:
             buffer += data[position:]
-        if batch:
-            self._session.packets(self, batch)
+        if batch and self._session.packets(self, batch):
+            self._rest()
 
     # -- used by the session
 
@@ -121,11 +126,25 @@ class Link(asyncio.Protocol):
     def pause_reading(self) -> None:
         if self.transport is not None and not self.read_paused:
             self.read_paused = True
-            self.transport.pause_reading()
+            if not self._resting:
+                self.transport.pause_reading()
 
     def resume_reading(self) -> None:
         if self.transport is not None and self.read_paused:
             self.read_paused = False
+            if not self._resting:
+                self.transport.resume_reading()
+
+    def _rest(self) -> None:
+        if self.transport is None or self._resting or self.read_paused:
+            return
+        self._resting = True
+        self.transport.pause_reading()
+        asyncio.get_running_loop().call_later(REST, self._wake)
+
+    def _wake(self) -> None:
+        self._resting = False
+        if self.transport is not None and not self.read_paused:
             self.transport.resume_reading()
 
     def fail(self, reason: str) -> None:

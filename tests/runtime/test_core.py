@@ -390,3 +390,26 @@ def test_a_full_outbox_of_qos0_pauses_reading(monkeypatch):
     link.write_paused = False
     connection.writable(link)
     assert not link.read_paused and not connection._held and not connection.pending
+
+
+def test_the_link_rests_after_a_large_read_only_when_no_confirmation_is_due():
+    import mqtt5
+    from lot_runtime import mqtt
+
+    settings = mqtt.ConnectionSettings(
+        broker=mqtt.BrokerAddress("127.0.0.1", 1), client_id="c", status_topic="s"
+    )
+    qos = 0
+
+    def echo(topic, payload):
+        connection.send("o", payload, qos, False)
+
+    connection = mqtt.Connection(settings, filters=(), on_message=echo)
+    link = _FakeLink()
+    connection._link = link
+    small = [mqtt5.PublishPacket("t", b"x")]
+    large = small * mqtt.REST_AFTER
+    assert not connection.packets(link, small)  # a paced stream never waits
+    assert connection.packets(link, large)  # a backlog: gather more per read
+    qos = 1
+    assert not connection.packets(link, large)  # PUBACKs are due: keep reading
