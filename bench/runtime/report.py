@@ -21,6 +21,7 @@ LABELS = {
     "site": "lotc site",
     "aiomqtt": "aiomqtt 2.5, idiomatic",
     "nodered": "Node-RED 4",
+    "c": "reference: C, raw sockets",
 }
 
 Row = dict[str, Any]
@@ -55,10 +56,15 @@ def _fmt_ratios(values: list[float]) -> str:
     return f"**{statistics.median(values):.2f}** ({spread})"
 
 
+def _cores(rows: list[Row]) -> float:
+    """The broker's cores in use: its CPU per message times the rate."""
+    return _median(rows, "broker_cpu_us_per_msg") * _median(rows, "msg_per_s") / 1e6
+
+
 def _table(results: list[Row], subjects: Sequence[str]) -> list[str]:
     lines = [
-        "| subject | QoS 0 msg/s | CPU µs/msg | broker µs/msg | peak RSS MB "
-        "| QoS 1 msg/s | CPU µs/msg | broker µs/msg | peak RSS MB "
+        "| subject | QoS 0 msg/s | CPU µs/msg | broker µs/msg (cores) | peak RSS MB "
+        "| QoS 1 msg/s | CPU µs/msg | broker µs/msg (cores) | peak RSS MB "
         "| idle RSS MB | p50 / p99 ms @1k/s | same, broker nodelay | lost |",
         "|---" * 13 + "|",
     ]
@@ -72,9 +78,11 @@ def _table(results: list[Row], subjects: Sequence[str]) -> list[str]:
             f"| {LABELS.get(s, s)} "
             f"| {_median(q0, 'msg_per_s'):,.0f} | {_median(q0, 'cpu_us_per_msg'):.1f} "
             f"| {_median(q0, 'broker_cpu_us_per_msg'):.1f} "
+            f"({_cores(q0):.2f}) "
             f"| {_median(q0, 'peak_rss_mb'):.0f} "
             f"| {_median(q1, 'msg_per_s'):,.0f} | {_median(q1, 'cpu_us_per_msg'):.1f} "
             f"| {_median(q1, 'broker_cpu_us_per_msg'):.1f} "
+            f"({_cores(q1):.2f}) "
             f"| {_median(q1, 'peak_rss_mb'):.0f} "
             f"| {_median(q0 + q1 + paced, 'idle_rss_mb'):.0f} "
             f"| {_median(paced, 'p50_ms'):.2f} / {_median(paced, 'p99_ms'):.2f} "

@@ -5,14 +5,15 @@ One command, run by hand (never by pytest)::
     .venv/bin/python bench/runtime/run.py            # about 15 minutes
     .venv/bin/python bench/runtime/run.py --rounds 1 --quick
 
-It builds what it needs (the harness's C load generator and sink, compiled
-into build/bench-runtime/ from ../shared/bench-harness/c; Node-RED 4 from npm
-into bench/node_modules; aiomqtt in a venv of its own; the bench site with
-lotc), starts its own Mosquitto (`max_queued_messages 0`; the latency runs
-also with `set_tcp_nodelay true`) on a free loopback port, and measures the
-three subjects in interleaved rounds. Every run's figures go to
-build/bench-runtime/results.jsonl; the medians, ratios and targets to the
-marked section of bench/RESULTS.md, and a plot to bench/runtime/results.png.
+It builds what it needs (the harness's C load generator, sink and reference
+normaliser, compiled into build/bench-runtime/ from ../shared/bench-harness/c;
+Node-RED 4 from npm into bench/node_modules; aiomqtt in a venv of its own;
+the bench site with lotc), starts its own Mosquitto (`max_queued_messages 0`;
+the latency runs also with `set_tcp_nodelay true`) on a free loopback port,
+and measures the three subjects and the C reference in interleaved rounds.
+Every run's figures go to build/bench-runtime/results.jsonl; the medians,
+ratios and targets to the marked section of bench/RESULTS.md, and a plot to
+bench/runtime/results.png.
 """
 
 from __future__ import annotations
@@ -36,12 +37,9 @@ HARNESS = Path(os.environ.get("LOTC_SHARED", REPO.parent / "shared")) / "bench-h
 CLK = os.sysconf("SC_CLK_TCK")
 IN_FILTER = "acme/+/+/hvac/+/metrics/cooling_power"
 OUT_FILTER = "acme/+/+/hvac/+/processed"
-SUBJECTS = ("site", "aiomqtt", "nodered")
-LABELS = {
-    "site": "lotc site (bench/runtime/site)",
-    "aiomqtt": "idiomatic aiomqtt 2.5",
-    "nodered": "Node-RED 4",
-}
+# "c" is a reference, not a subject: the harness's transform in C on raw
+# sockets, the fastest any two-hop service gets through this broker.
+SUBJECTS = ("site", "aiomqtt", "nodered", "c")
 NODE_FUNCTION = r"""const parts = msg.topic.split("/");
 const building = parts[1], floor = parts[2], device = parts[4];
 msg.topic = `acme/${building}/${floor}/hvac/${device}/processed`;
@@ -73,7 +71,7 @@ def prepare() -> dict[str, str]:
         print(f"installing {', '.join(wanted)}", flush=True)
         _run("apt-get", "update", "-qq")
         _run("apt-get", "install", "-y", "-qq", *wanted)
-    for tool, extra in (("pub", ["-lpthread"]), ("sink", [])):
+    for tool, extra in (("pub", ["-lpthread"]), ("sink", []), ("normalizer", [])):
         binary = BUILD / tool
         source = HARNESS / "c" / f"{tool}.c"
         if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
@@ -204,6 +202,8 @@ def start_subject(subject: str, qos: int, port: int) -> subprocess.Popen[bytes]:
             LOT_CLEAN_START="1",
             LOT_LOG_LEVEL="WARNING",
         )
+    elif subject == "c":
+        command = [str(BUILD / "normalizer"), "-P", str(port), "-q", str(qos)]
     elif subject == "aiomqtt":
         python = BUILD / "venv-aiomqtt" / "bin" / "python"
         command = [str(python), str(HERE / "normaliser_aiomqtt.py")]
