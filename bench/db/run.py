@@ -308,8 +308,8 @@ def report(results, version, load_before, load_after) -> str:
         + " / ".join(f"{x:.2f}" for x in load_after)
         + " after",
         "",
-        "| path | messages | seconds | rows/s | target |",
-        "|---|---|---|---|---|",
+        "| path | messages | seconds | rows/s | µs per row | target |",
+        "|---|---|---|---|---|---|",
     ]
     targets = {
         "route": f"≥ {TARGET_ROWS:,}/s: "
@@ -321,7 +321,7 @@ def report(results, version, load_before, load_after) -> str:
     for name, (count, seconds) in results.items():
         lines.append(
             f"| {name} | {count:,} | {seconds:.2f} | {rate[name]:,.0f} | "
-            f"{targets.get(name, '')} |"
+            f"{1e6 / rate[name]:.1f} | {targets.get(name, '')} |"
         )
     return "\n".join(lines)
 
