@@ -138,6 +138,11 @@ class PostgresRoute:
         for index, event in enumerate(self.events):
             self._dispatcher.add(event.source, index)
         self._by_topic: dict[str, tuple[int, ...]] = {}
+        # The job key of each QUERY event, made once (None for CLEAN).
+        self._keys = [
+            ("sql", index) if isinstance(e, SqlEvent) else None
+            for index, e in enumerate(self.events)
+        ]
         self._constants: dict[str, str] = {}
         self._waiter: asyncio.Future[None] | None = None
         self._want = 1
@@ -153,7 +158,7 @@ class PostgresRoute:
             return
         spool.append(topic, payload, time.time())
         waiter = self._waiter
-        if waiter is not None and spool.pending >= self._want and not waiter.done():
+        if waiter is not None and not waiter.done() and spool.pending >= self._want:
             waiter.set_result(None)
 
     # -- the route's life
@@ -294,16 +299,18 @@ class PostgresRoute:
         spool.commit(batch[-1].seq + 1)
 
     def _jobs(self, batch: Iterable[Record], context: RouteContext) -> Iterable[Job]:
-        by_topic = self._by_topic
+        by_topic, keys = self._by_topic, self._keys
         for record in batch:
             events = by_topic.get(record.topic)
             if events is None:
                 events = self._events_for(record.topic)
             for index in events:
-                event = self.events[index]
-                if isinstance(event, SqlEvent):
-                    yield Job(("sql", index), index, record)
+                key = keys[index]
+                if key is not None:
+                    yield Job(key, index, record)
                     continue
+                event = self.events[index]
+                assert isinstance(event, CleanEvent)
                 try:
                     message = Message(record.topic, record.payload, record.at)
                     data = reader(event.data, self._constants)(message)

@@ -39,6 +39,8 @@ __all__ = ["Record", "Spool"]
 log = logging.getLogger("lot")
 
 _HEADER = struct.Struct("<IIHd")  # crc32, payload length, topic length, time
+_pack = _HEADER.pack
+_crc32 = zlib.crc32
 _MARK = "committed"
 _SUFFIX = ".seg"
 
@@ -88,6 +90,7 @@ class Spool:
         self._committed = 0
         self._loaded = 0  # records below this are in memory or committed
         self._cursor = (0, 0)  # (segment index, byte offset) of record _loaded
+        self._topics: dict[str, tuple[bytes, int]] = {}
         self._open()
 
     # -- state
@@ -109,22 +112,41 @@ class Spool:
 
     def append(self, topic: str, payload: bytes, at: float) -> None:
         """Write one record at the end of the spool (durable when this returns)."""
-        encoded = topic.encode("utf-8", errors="replace")[:65535]
-        crc = zlib.crc32(payload, zlib.crc32(encoded))
-        data = _HEADER.pack(crc, len(payload), len(encoded), at) + encoded + payload
+        known = self._topics.get(topic)
+        if known is None:
+            known = self._topic(topic)
+        encoded, topic_crc = known
+        data = b"".join(
+            (
+                _pack(_crc32(payload, topic_crc), len(payload), len(encoded), at),
+                encoded,
+                payload,
+            )
+        )
         last = self._segments[-1]
-        if last.size and last.size + len(data) > self.segment_size:
+        size = last.size + len(data)
+        if last.size and size > self.segment_size:
             last = self._rotate()
+            size = len(data)
         os.write(self._fd, data)
-        seq = last.end
+        seq = last.first + last.count
         last.count += 1
-        last.size += len(data)
+        last.size = size
         if self._loaded == seq and len(self._memory) < self.memory_limit:
             self._memory.append(Record(seq, topic, payload, at))
             self._loaded = seq + 1
-            self._cursor = (len(self._segments) - 1, last.size)
-        if self._closed_size + last.size > self.limit:
+            self._cursor = (len(self._segments) - 1, size)
+        if self._closed_size + size > self.limit:
             self._drop_oldest()
+
+    def _topic(self, topic: str) -> tuple[bytes, int]:
+        """A topic's bytes on disk and their crc32, remembered for the next
+        message on it (for at most 10,000 topics)."""
+        encoded = topic.encode("utf-8", errors="replace")[:65535]
+        known = (encoded, _crc32(encoded))
+        if len(self._topics) < 10_000:
+            self._topics[topic] = known
+        return known
 
     def _rotate(self) -> _Segment:
         os.close(self._fd)

@@ -40,6 +40,7 @@ __all__ = [
     "Message",
     "Reader",
     "converter",
+    "parse_json",
     "reader",
     "text_of",
 ]
@@ -75,7 +76,7 @@ class Message:
     def json(self) -> Any:
         if self._json is Message._MISSING:
             try:
-                self._json = json.loads(self.payload)
+                self._json = parse_json(self.payload)
             except ValueError:
                 self._json = _NotJson()
         if isinstance(self._json, _NotJson):
@@ -85,6 +86,24 @@ class Message:
 
 class _NotJson:
     pass
+
+
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_JSON_SPACE = " \t\n\r"
+
+
+def parse_json(payload: bytes) -> Any:
+    """``json.loads(payload)``, about twice as fast for the usual payload
+    (UTF-8 text that starts with its value): the C scanner is called
+    directly.  Anything else, errors included, goes to ``json.loads``."""
+    try:
+        text = payload.decode()
+        value, end = _scan(text, 0)
+    except (UnicodeDecodeError, StopIteration, ValueError):
+        return json.loads(payload)
+    if end != len(text) and text[end:].strip(_JSON_SPACE):
+        return json.loads(payload)
+    return value
 
 
 Reader = Callable[[Message], Any]
@@ -142,18 +161,28 @@ def row_maker(
         re.fullmatch(r"(payload|value)\.json\.[A-Za-z0-9_\-]+", n) for n in names
     )
     if simple and parameters:
-        pairs = tuple(zip(converters, [n.split(".", 2)[2] for n in names], strict=True))
-        loads = json.loads
+        keys = [n.split(".", 2)[2] for n in names]
+        checked = tuple(zip(converters, keys, strict=True))
+        plain = tuple(zip([_unchecked(c) for c in converters], keys, strict=True))
 
         def members(topic: str, payload: bytes, at: float) -> tuple[Any, ...]:
             try:
-                data = loads(payload)
+                data = parse_json(payload)
             except ValueError:
                 raise BadValue("the payload is not JSON") from None
             if type(data) is not dict:
                 data = {}
             get = data.get
-            return tuple([convert(get(key)) for convert, key in pairs])
+            try:
+                return tuple(
+                    [
+                        None if (value := get(key)) is None else convert(value)
+                        for convert, key in plain
+                    ]
+                )
+            except Exception:
+                # Again with the checks, for the reason (or the same error).
+                return tuple([convert(get(key)) for convert, key in checked])
 
         return members
 
@@ -250,7 +279,16 @@ def _checked(convert: Converter, type_name: str, label: str) -> Converter:
             reason = f"{prefix}not a valid {type_name}: {type(exc).__name__}"
             raise BadValue(reason) from None
 
+    run.__dict__["unchecked"] = convert
     return run
+
+
+def _unchecked(convert: Converter) -> Converter:
+    """The conversion inside a checked converter: the same value for a good
+    input (not None), any exception for a bad one.  A row is converted with
+    these first and, only when one raises, again with the checks."""
+    found: Converter = getattr(convert, "unchecked", convert)
+    return found
 
 
 def _as_text(value: Any) -> str:
@@ -327,9 +365,9 @@ def _moment(value: Any) -> dt.datetime:
         text = value.strip()
         if len(text) >= 10 and text[4] == "-" or not _NUMBER.fullmatch(text):
             moment = dt.datetime.fromisoformat(text)  # "Z" is UTC since 3.11
-            return moment if moment.tzinfo else moment.replace(tzinfo=_UTC)
+            return moment if moment.tzinfo else _utc(moment)
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=_UTC)
+        return value if value.tzinfo else _utc(value)
     if isinstance(value, bool):
         raise BadValue("a boolean is not a timestamp")
     seconds = float(value)
@@ -338,6 +376,12 @@ def _moment(value: Any) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, _UTC)
 
 
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """``moment.replace(tzinfo=UTC)``, without keyword parsing: 3x faster."""
+    return _combine(moment.date(), moment.time(), _UTC)
+
+
+_combine = dt.datetime.combine
 _NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
 
 
