@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from typing import Protocol
 
 import mqtt5
@@ -163,15 +164,18 @@ async def open_link(
     host: str,
     port: int,
     *,
-    tls: bool,
+    tls: bool | ssl.SSLContext,
     timeout: float,
 ) -> Link:
-    """Open the TCP (and TLS) connection; MQTT has not started yet."""
-    loop = asyncio.get_running_loop()
-    context = None
-    if tls:
-        import ssl
+    """Open the TCP (and TLS) connection; MQTT has not started yet.
 
+    `tls` is False, True for the system's defaults, or the context to use.
+    """
+    loop = asyncio.get_running_loop()
+    context: ssl.SSLContext | None = None
+    if isinstance(tls, ssl.SSLContext):
+        context = tls
+    elif tls:
         context = ssl.create_default_context()
     try:
         _, link = await asyncio.wait_for(
@@ -180,7 +184,7 @@ async def open_link(
                 host,
                 port,
                 ssl=context,
-                server_hostname=host if tls else None,
+                server_hostname=host if context is not None else None,
             ),
             timeout,
         )

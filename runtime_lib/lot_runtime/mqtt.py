@@ -1,7 +1,8 @@
 """The site's MQTT connection, behind a narrow interface (`Connection`).
 
 Generated code never sees the client layer: the runner gives a `Connection`
-the filters to subscribe, a synchronous message handler and a ready callback,
+the filters to subscribe, a synchronous message handler (topic, payload and
+the message's retain flag) and a ready callback,
 sends with `send()` (never blocking), and awaits `run()`. The runtime owns
 the data path: MQTT v5 framed by the `mqtt5` codec on an `asyncio.Protocol`
 (`lot_runtime.link`), with a persistent session that survives reconnects.
@@ -11,6 +12,9 @@ Guarantees:
   the acknowledgements and publishes they cause leave in one write, with no
   task and no wait per message;
 - a QoS 1 message is acknowledged only after its handler returned;
+- subscriptions ask for Retain As Published, so the retain flag a handler
+  gets is the publisher's on live messages too, not only on the retained
+  messages a new subscription brings;
 - outgoing messages wait in a bounded outbox and at most `window` QoS 1
   messages are unconfirmed (the broker's Receive Maximum, capped at
   `MAX_INFLIGHT`); while the outbox is full no new message is handled, and
@@ -28,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,6 +63,9 @@ _T = TypeVar("_T")
 
 # An outgoing message: (topic, payload, qos, retain).
 _Outgoing = tuple[str, bytes, int, bool]
+# A received message waiting to be handled: (topic, payload, retain, packet
+# id), the packet id 0 for QoS 0.
+_Held = tuple[str, bytes, bool, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +88,23 @@ class BrokerAddress:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionSettings:
+    """How to reach the broker and who to be there.
+
+    `tls_context` replaces the system defaults for an `mqtts` broker (a CA
+    file, a client certificate, no server check); it needs `broker.tls`, so
+    that the address in the logs always says when TLS is on.
+    """
+
     broker: BrokerAddress
     client_id: str
     status_topic: str
     qos: int = 1
     clean_start: bool = False
+    tls_context: ssl.SSLContext | None = None
+
+    def __post_init__(self) -> None:
+        if self.tls_context is not None and not self.broker.tls:
+            raise ValueError("a TLS context needs a broker address with TLS on")
 
 
 def _puback(packet_id: int) -> bytes:
@@ -100,7 +120,7 @@ class Connection:
         settings: ConnectionSettings,
         *,
         filters: Sequence[str],
-        on_message: Callable[[str, bytes], None],
+        on_message: Callable[[str, bytes, bool], None],
         on_ready: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
@@ -109,7 +129,7 @@ class Connection:
         self._on_ready = on_ready
         self._outbox: deque[_Outgoing] = deque()
         self._inflight: dict[int, _Outgoing] = {}  # by packet id, in send order
-        self._held: deque[tuple[str, bytes, int]] = deque()  # packet id 0: QoS 0
+        self._held: deque[_Held] = deque()
         self._window = MAX_INFLIGHT
         self._keep_alive = KEEP_ALIVE
         self._last_id = 0
@@ -165,11 +185,13 @@ class Connection:
                         return False
                     packet_id = packet.packet_id or 0
                     if not direct or held or len(outbox) >= OUTBOX_CAPACITY:
-                        held.append((packet.topic, packet.payload, packet_id))
+                        held.append(
+                            (packet.topic, packet.payload, packet.retain, packet_id)
+                        )
                         continue
                     topic = packet.topic
                     try:
-                        handle(topic, packet.payload)
+                        handle(topic, packet.payload, packet.retain)
                     except Exception as exc:  # a handler bug must not end the link
                         self._handler_failed(topic, exc)
                     if packet_id:
@@ -207,9 +229,9 @@ class Connection:
         self._in_batch = True
         try:
             while held and len(outbox) < OUTBOX_CAPACITY:
-                topic, payload, packet_id = held.popleft()
+                topic, payload, retain, packet_id = held.popleft()
                 try:
-                    handle(topic, payload)
+                    handle(topic, payload, retain)
                 except Exception as exc:  # a handler bug must not end the link
                     self._handler_failed(topic, exc)
                 if packet_id:
@@ -339,7 +361,11 @@ class Connection:
         s = self.settings
         broker = s.broker
         link = await open_link(
-            self, broker.host, broker.port, tls=broker.tls, timeout=CONNECT_TIMEOUT
+            self,
+            broker.host,
+            broker.port,
+            tls=s.tls_context if s.tls_context is not None else broker.tls,
+            timeout=CONNECT_TIMEOUT,
         )
         connect = mqtt5.ConnectPacket(
             s.client_id,
@@ -402,12 +428,15 @@ class Connection:
         if not self._filters:
             return
         # Retain handling 1: retained messages come only with a new
-        # subscription, so a resumed session does not replay them.
+        # subscription, so a resumed session does not replay them. Retain As
+        # Published: without it the broker clears the flag on live messages,
+        # and a bridge could not tell a retained message from another.
         qos = mqtt5.QoS(self.settings.qos)
         wanted = [
             mqtt5.TopicFilter(
                 f,
                 max_qos=qos,
+                retain_as_published=True,
                 retain_handling=mqtt5.RetainHandling.SEND_IF_SUBSCRIPTION_NOT_EXISTS,
             )
             for f in self._filters
@@ -466,7 +495,7 @@ class Connection:
             self._inflight.clear()
         # Unacknowledged QoS 1 input comes again from the session; QoS 0
         # input in hand is still handled after the reconnect.
-        self._held = deque(m for m in self._held if not m[2])
+        self._held = deque(m for m in self._held if not m[3])
 
 
 async def _answer(

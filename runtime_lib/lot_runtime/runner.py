@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import inspect
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .config import ConfigError, RunSettings, load_settings
 from .execution import SiteState
@@ -38,12 +39,28 @@ _CACHE = _Cache()
 
 
 class _RouteTarget:
-    """Dispatch target of a route filter: the message is handed to the route."""
+    """Dispatch target of a route filter: the message is handed to the route,
+    with its retain flag when the route's deliver() takes `retain`."""
 
-    __slots__ = ("route",)
+    __slots__ = ("deliver", "route", "takes_retain")
 
     def __init__(self, route: Route) -> None:
         self.route = route
+        # Typed loosely: `retain` is an optional extension of the protocol.
+        self.deliver: Callable[..., None] = route.deliver
+        self.takes_retain = _takes_retain(route)
+
+
+def _takes_retain(route: Route) -> bool:
+    try:
+        parameters = inspect.signature(route.deliver).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: play safe
+        return False
+    return any(
+        (p.name == "retain" and p.kind is not p.POSITIONAL_ONLY)
+        or p.kind is p.VAR_KEYWORD
+        for p in parameters
+    )
 
 
 class _OnChange:
@@ -96,8 +113,9 @@ class Runner:
         # Per-message detail costs a call even when not emitted: decided once.
         self._debug = log.isEnabledFor(logging.DEBUG)
 
-    def on_message(self, topic: str, payload: bytes) -> None:
-        """Handle one message: feed the cache, then run each matching action."""
+    def on_message(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """Handle one message: feed the cache, then run each matching action
+        and hand it to each matching route."""
         state = self.state
         routes = self.dispatcher.lookup(topic)
         if self._debug:
@@ -115,11 +133,17 @@ class Runner:
             elif isinstance(target, Action):
                 self._execute(target, topic, payload, captures)
             elif isinstance(target, _RouteTarget):
-                self._deliver(target.route, topic, payload)
+                self._deliver(target, topic, payload, retain)
 
-    def _deliver(self, route: Route, topic: str, payload: bytes) -> None:
+    def _deliver(
+        self, target: _RouteTarget, topic: str, payload: bytes, retain: bool
+    ) -> None:
+        route = target.route
         try:
-            route.deliver(topic, payload)
+            if target.takes_retain:
+                target.deliver(topic, payload, retain=retain)
+            else:
+                target.deliver(topic, payload)
         except Exception as exc:
             self.state.stats["route_failures"] += 1
             key = ("deliver", route.name, type(exc).__name__)

@@ -254,6 +254,14 @@ def test_summaries_and_alarms_go_up_and_orders_come_down(brokers, depot):
     assert up.payloads("depot-north/orders/p-07/stop") == [b"now"]
     assert [m.topic for m in down.messages] == ["orders/p-07/stop"]
 
+    # Retained flags cross as published: once the alarm is there, a fresh
+    # cloud subscriber gets it as retained, and nothing published plainly.
+    with cloud.collect("depot-north/alarms/p-07/latched") as latched:
+        edge.publish("alarms/p-07/latched", b"over 8 bar", retain=True)
+        latched.wait_for(1, timeout=10)
+    assert cloud.retained("depot-north/alarms/p-07/latched") == b"over 8 bar"
+    assert cloud.retained("depot-north/alarms/p-07/pressure", 0.5) is None
+
 
 def _numbered(messages: list[tuple[str, bytes]]) -> list[int]:
     return [int(p) for t, p in messages if t == "depot-north/alarms/p-07/seq"]

@@ -70,3 +70,49 @@ def test_both_forwards_each_way_and_never_echoes(tmp_path, mosquitto):
     assert len(down.messages) == 2
     assert route.counters["echoes"] == 2
     assert route.counters["forwarded"] == 2
+
+
+def test_retained_flags_cross_the_bridge_both_ways(tmp_path, mosquitto):
+    with Mosquitto(tmp_path / "cloud") as cloud:
+        # Retained before the bridge subscribes: it comes with the subscription.
+        cloud.publish("depot-north/orders/p-07/limit", b"9", retain=True)
+        route = BridgeRoute(
+            name="Uplink",
+            source=SiteBroker(),
+            destination=RemoteBroker(
+                address="127.0.0.1", port=cloud.port, client_id="uplink-test"
+            ),
+            mappings=(
+                BridgeMapping("up", "summaries/#", "depot-north/summaries/#"),
+                BridgeMapping("down", "depot-north/orders/#", "orders/#", "in"),
+            ),
+        )
+        site = Site(name="uplink", routes=(route,))
+        environ = {"LOT_STATE_DIR": str(tmp_path / "state")}
+        with (
+            cloud.collect("depot-north/summaries/#") as up,
+            mosquitto.collect("orders/#") as down,
+            RunningSite(site, mosquitto.url, environ=environ),
+        ):
+            status = "lot/uplink/routes/Uplink/status"
+            deadline = time.monotonic() + 10
+            while mosquitto.retained(status, 0.3) != b"connected":
+                assert time.monotonic() < deadline, "the bridge never connected"
+            # Live messages, while the bridge is subscribed on both brokers.
+            mosquitto.publish("summaries/p-07/30s", b"kept", retain=True)
+            mosquitto.publish("summaries/p-07/1s", b"passing")
+            cloud.publish("depot-north/orders/p-07/mode", b"auto", retain=True)
+            cloud.publish("depot-north/orders/p-07/stop", b"now")
+            up.wait_for(2, timeout=10)
+            down.wait_for(3, timeout=10)
+
+            # Fresh subscribers: only what was published retained is retained.
+            assert cloud.retained("depot-north/summaries/p-07/30s") == b"kept"
+            assert cloud.retained("depot-north/summaries/p-07/1s", 0.5) is None
+            # An empty retained message clears the topic on the other side too.
+            mosquitto.publish("summaries/p-07/30s", b"", retain=True)
+            up.wait_for(3, timeout=10)
+            assert cloud.retained("depot-north/summaries/p-07/30s", 0.5) is None
+    assert mosquitto.retained("orders/p-07/limit") == b"9"
+    assert mosquitto.retained("orders/p-07/mode") == b"auto"
+    assert mosquitto.retained("orders/p-07/stop", 0.5) is None

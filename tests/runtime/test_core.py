@@ -336,7 +336,7 @@ def test_the_outbox_bounds_handling_and_puts_unconfirmed_messages_back_in_order(
     )
     handled: list[str] = []
 
-    def echo(topic, payload):
+    def echo(topic, payload, retain):
         handled.append(topic)
         connection.send("out/" + topic, payload, 1, False)
 
@@ -380,7 +380,7 @@ def test_a_full_outbox_of_qos0_pauses_reading(monkeypatch):
     connection = mqtt.Connection(
         settings,
         filters=(),
-        on_message=lambda t, p: connection.send("o", p, 0, False),
+        on_message=lambda t, p, r: connection.send("o", p, 0, False),
     )
     link = _FakeLink()
     link.write_paused = True  # the socket is not draining
@@ -401,7 +401,7 @@ def test_the_link_rests_after_a_large_read_only_when_no_confirmation_is_due():
     )
     qos = 0
 
-    def echo(topic, payload):
+    def echo(topic, payload, retain):
         connection.send("o", payload, qos, False)
 
     connection = mqtt.Connection(settings, filters=(), on_message=echo)
@@ -413,3 +413,54 @@ def test_the_link_rests_after_a_large_read_only_when_no_confirmation_is_due():
     assert connection.packets(link, large)  # a backlog: gather more per read
     qos = 1
     assert not connection.packets(link, large)  # PUBACKs are due: keep reading
+
+
+def test_the_handler_gets_each_message_s_retain_flag_also_after_it_waited():
+    import mqtt5
+    from lot_runtime import mqtt
+
+    settings = mqtt.ConnectionSettings(
+        broker=mqtt.BrokerAddress("127.0.0.1", 1), client_id="c", status_topic="s"
+    )
+    seen: list[tuple[str, bool]] = []
+    connection = mqtt.Connection(
+        settings, filters=(), on_message=lambda t, p, r: seen.append((t, r))
+    )
+    link = _FakeLink()
+    connection._link = link
+    qos1 = mqtt5.QoS.AT_LEAST_ONCE
+    connection._handling = False  # as while stopping: input waits
+    connection.packets(
+        link,
+        [
+            mqtt5.PublishPacket("a", b"1", qos=qos1, retain=True, packet_id=1),
+            mqtt5.PublishPacket("b", b"2"),
+        ],
+    )
+    assert seen == []
+    connection._handling = True
+    connection.writable(link)
+    connection.packets(link, [mqtt5.PublishPacket("c", b"3", retain=True)])
+    assert seen == [("a", True), ("b", False), ("c", True)]
+
+
+def test_a_tls_context_needs_a_tls_address():
+    import ssl
+
+    from lot_runtime import mqtt
+
+    context = ssl.create_default_context()
+    with pytest.raises(ValueError, match="TLS"):
+        mqtt.ConnectionSettings(
+            broker=mqtt.BrokerAddress("h", 1883),
+            client_id="c",
+            status_topic="s",
+            tls_context=context,
+        )
+    settings = mqtt.ConnectionSettings(
+        broker=mqtt.BrokerAddress("h", 8883, tls=True),
+        client_id="c",
+        status_topic="s",
+        tls_context=context,
+    )
+    assert str(settings.broker) == "mqtts://h:8883"

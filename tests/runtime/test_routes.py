@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from lot_runtime import Env, Secret, Site
 from lot_runtime.routes import Route, RouteContext
@@ -81,3 +82,55 @@ def test_a_failing_route_is_restarted_and_reports_the_error(mosquitto):
     assert statuses[0].startswith(b"error: ConnectionError")
     assert statuses[-1] == b"connected"
     assert route.runs == 2
+
+
+class Keeper:
+    """A route that wants the retain flag: it declares the keyword."""
+
+    filters = ("keep/+",)
+
+    def __init__(self) -> None:
+        self.name = "Keeper"
+        self.seen: list[tuple[str, bool]] = []
+
+    def deliver(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.seen.append((topic, retain))
+
+    async def run(self, context: RouteContext) -> None:
+        await asyncio.Event().wait()
+
+
+class Plain:
+    """A route written before the flag existed: topic and payload only."""
+
+    filters = ("keep/+",)
+
+    def __init__(self) -> None:
+        self.name = "Plain"
+        self.seen: list[str] = []
+
+    def deliver(self, topic: str, payload: bytes) -> None:
+        self.seen.append(topic)
+
+    async def run(self, context: RouteContext) -> None:
+        await asyncio.Event().wait()
+
+
+def test_deliver_gets_the_retain_flag_only_when_it_asks_for_it(mosquitto):
+    keeper, plain = Keeper(), Plain()
+    site = Site(name="keeping", routes=(keeper, plain))
+    mosquitto.publish("keep/old", b"1", retain=True)  # before the subscription
+    with RunningSite(site, mosquitto.url):
+        mosquitto.publish("keep/live", b"2", retain=True)
+        mosquitto.publish("keep/plain", b"3")
+        deadline = time.monotonic() + 5
+        while len(keeper.seen) < 3 or len(plain.seen) < 3:
+            assert time.monotonic() < deadline, (keeper.seen, plain.seen)
+            time.sleep(0.01)
+    # The live retained message keeps its flag (Retain As Published).
+    assert keeper.seen == [
+        ("keep/old", True),
+        ("keep/live", True),
+        ("keep/plain", False),
+    ]
+    assert plain.seen == ["keep/old", "keep/live", "keep/plain"]

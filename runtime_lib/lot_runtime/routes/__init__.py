@@ -4,9 +4,13 @@ A route is an object with a ``name``, the ``filters`` it reads on the site's
 own broker, a synchronous ``deliver(topic, payload)`` that the runner calls
 inline for each matching message (it must only hand the message over, never
 wait), and ``async run(context)``, the route's whole life, cancelled when the
-site stops.  The ``RouteContext`` gives a route what it may use of the site:
-publishing on the site broker, its status topic, resolved configuration
-values, and a private folder for durable state.
+site stops.  A route that cares whether a message was retained declares a
+keyword ``retain: bool = False`` on ``deliver``; the runner sees it in the
+signature and passes the flag (the publisher's, see ``lot_runtime.mqtt``).
+Routes without it are called with the topic and payload alone.  The
+``RouteContext`` gives a route what it may use of the site: publishing on
+the site broker, its status topic, resolved configuration values, and a
+private folder for durable state.
 
 Configuration values that come from ``GET ENV`` / ``GET SECRET`` are written
 in generated code as ``Env("NAME")`` / ``Secret("NAME")`` and resolved once,

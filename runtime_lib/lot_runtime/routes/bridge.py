@@ -34,6 +34,7 @@ import contextlib
 import json
 import logging
 import os
+import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -44,7 +45,6 @@ from ..mqtt import BrokerAddress, Connection, ConnectionSettings
 from ..topics import Plan
 from . import RouteContext, Setting
 from .spool import Position, Spool
-from .tls_tunnel import TlsTunnel, tls_context
 
 __all__ = ["BridgeMapping", "BridgeRoute", "RemoteBroker", "SiteBroker"]
 
@@ -267,12 +267,11 @@ class BridgeRoute:
     async def run(self, context: RouteContext) -> None:
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
-        tunnels: list[TlsTunnel] = []
         try:
             for side in self.sides:
                 self._open(side, context)
                 if side.remote:
-                    connection = await self._connect(side, context, tunnels)
+                    connection = self._connect(side, context)
                     tasks.append(
                         asyncio.create_task(
                             connection.run(stop), name=f"lot-bridge-{side.label}"
@@ -291,8 +290,6 @@ class BridgeRoute:
                 task.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.gather(*tasks), 12)
-            for tunnel in tunnels:
-                tunnel.close()
             for side in self.sides:
                 if side.spool is not None:
                     side.spool.sync()
@@ -326,9 +323,7 @@ class BridgeRoute:
 
             side.send = publish
 
-    async def _connect(
-        self, side: _Side, context: RouteContext, tunnels: list[TlsTunnel]
-    ) -> Connection:
+    def _connect(self, side: _Side, context: RouteContext) -> Connection:
         broker = side.broker
         assert isinstance(broker, RemoteBroker)
         value = context.resolve
@@ -341,23 +336,17 @@ class BridgeRoute:
         untrusted = _flag(value(broker.allow_untrusted))
         if not host:
             raise ValueError(f"the {side.label} broker has no BROKER_ADDRESS")
-        target = host
+        options = None
         if tls and (ca or certificate or untrusted):
-            # The connection layer takes no TLS options: it reaches the broker
-            # through a loopback tunnel that speaks TLS with them instead.
-            context_ = tls_context(
+            options = tls_context(
                 ca=ca,
                 certificate=certificate,
                 password=str(value(broker.client_cert_password) or ""),
                 untrusted=untrusted,
             )
-            tunnel = TlsTunnel(host, port, context_)
-            tunnels.append(tunnel)
-            port = await tunnel.start()
-            target, tls = "127.0.0.1", False
         settings = ConnectionSettings(
             broker=BrokerAddress(
-                host=target,
+                host=host,
                 port=port,
                 tls=tls,
                 username=_text(value(broker.username)),
@@ -366,10 +355,11 @@ class BridgeRoute:
             client_id=client_id,
             status_topic=f"lot/bridges/{client_id}/status",
             qos=1,
+            tls_context=options,
         )
         filters = [*dict.fromkeys(h.plan.filter for h in side.hops), side.marker]
 
-        def on_message(topic: str, payload: bytes, retain: bool = False) -> None:
+        def on_message(topic: str, payload: bytes, retain: bool) -> None:
             self._read(side, topic, payload, retain)
 
         connection = Connection(settings, filters=filters, on_message=on_message)
@@ -460,6 +450,21 @@ class BridgeRoute:
             side.batches.clear()
             side.inflight = 0
             side.wake.set()
+
+
+def tls_context(
+    *, ca: str, certificate: str, password: str, untrusted: bool
+) -> ssl.SSLContext:
+    """A client context: `ca` (PEM file) trusted besides the system's, a PEM
+    client certificate with its key (the key may be encrypted with
+    `password`), and with `untrusted` no server check at all."""
+    context = ssl.create_default_context(cafile=ca or None)
+    if untrusted:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if certificate:
+        context.load_cert_chain(certificate, password=password or None)
+    return context
 
 
 def _flag(value: Setting) -> bool:
