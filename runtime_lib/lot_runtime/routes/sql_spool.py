@@ -41,6 +41,7 @@ log = logging.getLogger("lot")
 _HEADER = struct.Struct("<IIHd")  # crc32, payload length, topic length, time
 _pack = _HEADER.pack
 _crc32 = zlib.crc32
+_new = tuple.__new__
 _MARK = "committed"
 _SUFFIX = ".seg"
 
@@ -133,7 +134,8 @@ class Spool:
         last.count += 1
         last.size = size
         if self._loaded == seq and len(self._memory) < self.memory_limit:
-            self._memory.append(Record(seq, topic, payload, at))
+            # tuple.__new__ skips the NamedTuple's own __new__, a Python call.
+            self._memory.append(_new(Record, (seq, topic, payload, at)))
             self._loaded = seq + 1
             self._cursor = (len(self._segments) - 1, size)
         if self._closed_size + size > self.limit:

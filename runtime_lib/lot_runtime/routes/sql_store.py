@@ -129,15 +129,17 @@ class Statements:
         """Run jobs of one statement; the ones that failed for their data."""
         prepared = await self._statement(jobs[0])
         failed: list[tuple[Job, str]] = []
-        rows: list[tuple[Any, ...]] = []
-        kept: list[Job] = []
         make = prepared.row
-        for job in jobs:
-            try:
-                rows.append(make(job))
-                kept.append(job)
-            except BadValue as exc:
-                failed.append((job, str(exc)))
+        try:
+            rows, kept = [make(job) for job in jobs], list(jobs)
+        except BadValue:
+            rows, kept = [], []
+            for job in jobs:
+                try:
+                    rows.append(make(job))
+                    kept.append(job)
+                except BadValue as exc:
+                    failed.append((job, str(exc)))
         if not rows:
             return failed
         if publish is not None:
