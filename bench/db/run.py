@@ -49,7 +49,11 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from lot_runtime import Site  # noqa: E402
 from lot_runtime.routes import RouteContext  # noqa: E402
-from lot_runtime.routes.postgres import PostgresRoute, SqlEvent, SqlParameter  # noqa: E402
+from lot_runtime.routes.postgres import (  # noqa: E402
+    PostgresRoute,
+    SqlEvent,
+    SqlParameter,
+)
 from runtime.sites import RunningSite  # noqa: E402
 from support.mosquitto import Mosquitto  # noqa: E402
 from support.postgres import Postgres  # noqa: E402

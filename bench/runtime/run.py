@@ -57,8 +57,10 @@ from report import write_report  # noqa: E402
 # -- building what the benchmark needs
 
 
-def _run(*command: str | Path, **kwargs: object) -> None:
-    subprocess.run([str(c) for c in command], check=True, **kwargs)  # type: ignore[call-overload]
+def _run(
+    *command: str | Path, cwd: Path | None = None, stderr: int | None = None
+) -> None:
+    subprocess.run([str(c) for c in command], check=True, cwd=cwd, stderr=stderr)
 
 
 def prepare() -> dict[str, str]:
@@ -85,8 +87,9 @@ def prepare() -> dict[str, str]:
         _run(venv / "bin" / "pip", "install", "--quiet", "aiomqtt~=2.5.1")
     tree = BUILD / "site"
     shutil.rmtree(tree, ignore_errors=True)
-    _run(REPO / ".venv" / "bin" / "lotc", "build", HERE / "site", "-o", BUILD / "dist",
-         "--emit", tree, stderr=subprocess.DEVNULL)  # fmt: skip
+    lotc = REPO / ".venv" / "bin" / "lotc"
+    _run(lotc, "build", HERE / "site", "-o", BUILD / "dist", "--emit", tree,
+         stderr=subprocess.DEVNULL)  # fmt: skip
     return _versions(venv)
 
 

@@ -28,7 +28,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -326,7 +326,9 @@ class PostgresRoute:
 
     # -- what the route says
 
-    def _publisher(self, context: RouteContext, event: SqlEvent):  # type: ignore[no-untyped-def]
+    def _publisher(
+        self, context: RouteContext, event: SqlEvent
+    ) -> Callable[[Job, bytes], None]:
         destination = event.destination or ""
 
         def publish(job: Job, payload: bytes) -> None:
