@@ -1,5 +1,6 @@
 """What the device routes (Modbus, OPC UA) share: value text, change filters,
-reconnect delays and the outage bookkeeping that logs each outage once.
+reconnect delays, the outage bookkeeping that logs each outage once, and the
+queue of commands written to the device.
 
 A device route publishes a tag's value as LoT text (``values.text``) after
 scaling.  Numbers are first rounded to what the device actually said: a
@@ -10,16 +11,19 @@ that scaling an integer by 0.1 publishes 21.7 and not 21.700000000000003.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import random
 import struct
+from typing import Generic, TypeVar
 
 from lot_runtime import values
 
 __all__ = [
     "Backoff",
     "ChangeFilter",
+    "Commands",
     "Outage",
     "payload_of",
     "publishable",
@@ -39,6 +43,10 @@ FIRST_DELAY = 0.5
 MAX_DELAY = 10.0
 
 _FLOAT32 = struct.Struct("<f")
+# Commands waiting to be written to one device; more are dropped with a warning.
+_WAITING = 100
+
+TagT = TypeVar("TagT")
 
 
 def shortest_float32(value: float) -> float:
@@ -153,6 +161,45 @@ class Outage:
         if self.down:
             self.down = False
             log.info("route %s: %s is back", self.route, self.device)
+
+
+class Commands(Generic[TagT]):
+    """Writes to a device, as they come from the site broker: the tag each
+    command topic names, a bounded queue of waiting writes, and warnings that
+    are logged once per tag and kind (later ones at DEBUG)."""
+
+    def __init__(self, route: str, device: str, by_topic: dict[str, TagT]) -> None:
+        self.route = route
+        self.device = device  # "device" or "server", for messages
+        self.by_topic = by_topic
+        self.queue: asyncio.Queue[tuple[TagT, bytes]] = asyncio.Queue(_WAITING)
+        self.connected = False
+        self._warned: set[tuple[str, str]] = set()
+
+    def offer(self, topic: str, payload: bytes) -> None:
+        """Queue a command; dropped (and warned) while offline or when full."""
+        tag = self.by_topic.get(topic)
+        if tag is None:
+            return
+        if not self.connected:
+            self.warn_once(
+                tag, "offline", f"command dropped: the {self.device} is offline"
+            )
+            return
+        try:
+            self.queue.put_nowait((tag, payload))
+        except asyncio.QueueFull:
+            self.warn_once(
+                tag, "full", f"command dropped: {_WAITING} writes are waiting"
+            )
+
+    def warn_once(self, tag: TagT, kind: str, text: str) -> None:
+        name = getattr(tag, "name", "?")
+        if (name, kind) in self._warned:
+            log.debug("route %s: tag %s: %s", self.route, name, text)
+            return
+        self._warned.add((name, kind))
+        log.warning("route %s: tag %s: %s", self.route, name, text)
 
 
 def reason(exc: BaseException) -> str:

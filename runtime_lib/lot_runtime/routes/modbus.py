@@ -30,6 +30,7 @@ from . import RouteContext, Setting
 from .devices import (
     Backoff,
     ChangeFilter,
+    Commands,
     Outage,
     quiet_driver_logs,
     reason,
@@ -108,33 +109,23 @@ class ModbusRoute:
         }
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self._commands = {
+        by_topic = {
             t.command_topic: t for t in self.tags if t.writable and t.command_topic
         }
-        self.filters = tuple(sorted(self._commands))
+        self._commands = Commands(self.name, "device", by_topic)
+        self._warn = self._commands.warn_once
+        self.filters = tuple(sorted(by_topic))
         self._changes = {
             t: ChangeFilter(on_change=t.on_change, deadband=t.deadband)
             for t in self.tags
         }
-        self._writes: asyncio.Queue[tuple[ModbusTag, bytes]] = asyncio.Queue(100)
-        self._connected = False
         self._context: RouteContext | None = None
         self._unit = 1
-        self._warned: set[tuple[str, str]] = set()
 
     # -- the site side
 
     def deliver(self, topic: str, payload: bytes) -> None:
-        tag = self._commands.get(topic)
-        if tag is None:
-            return
-        if not self._connected:
-            self._warn_once(tag, "offline", "command dropped: the device is offline")
-            return
-        try:
-            self._writes.put_nowait((tag, payload))
-        except asyncio.QueueFull:
-            self._warn_once(tag, "full", "command dropped: 100 writes are waiting")
+        self._commands.offer(topic, payload)
 
     async def run(self, context: RouteContext) -> None:
         quiet_driver_logs("pymodbus")
@@ -153,7 +144,7 @@ class ModbusRoute:
                 outage.failed(reason(exc))
                 context.status(f"disconnected: {reason(exc)}")
             finally:
-                self._connected = False
+                self._commands.connected = False
                 client.close()
             await asyncio.sleep(backoff.delay())
 
@@ -186,7 +177,7 @@ class ModbusRoute:
         connected = await asyncio.wait_for(client.connect(), self.connect_timeout)
         if not connected:
             raise ConnectionError("connection refused or timed out")
-        self._connected = True
+        self._commands.connected = True
         outage.recovered()
         backoff.reset()
         for change in self._changes.values():
@@ -262,7 +253,7 @@ class ModbusRoute:
             )
             index = spans.index(span)
             return spans[:index] + split(span) + spans[index + 1 :]
-        self._warn_once(span.tags[0], "refused", "the device refuses to read it")
+        self._warn(span.tags[0], "refused", "the device refuses to read it")
         return spans
 
     def _publish(
@@ -293,11 +284,11 @@ class ModbusRoute:
 
     async def _write_loop(self, client: Any) -> None:
         while True:
-            tag, payload = await self._writes.get()
+            tag, payload = await self._commands.queue.get()
             try:
                 words = command_words(tag, payload)
             except ValueError as exc:
-                self._warn_once(tag, "bad", f"command ignored: {exc}")
+                self._warn(tag, "bad", f"command ignored: {exc}")
                 continue
             if tag.table == "coil":
                 response = await client.write_coil(
@@ -312,21 +303,14 @@ class ModbusRoute:
                     tag.address, words, device_id=self._unit
                 )
             if response.isError():
-                self._warn_once(tag, "write", "the device refused the write")
+                self._warn(tag, "write", "the device refused the write")
                 continue
             back = await self._read(client, tag.table, tag.address, tag.width)
             if back is None or list(back[: tag.width]) != words:
-                self._warn_once(tag, "confirm", "the write was not confirmed by a read")
+                self._warn(tag, "confirm", "the write was not confirmed by a read")
             if back is not None:
                 self._publish(tag, back[: tag.width], force=True)
             log.debug("route %s: wrote tag %s", self.name, tag.name)
-
-    def _warn_once(self, tag: ModbusTag, kind: str, text: str) -> None:
-        if (tag.name, kind) in self._warned:
-            log.debug("route %s: tag %s: %s", self.name, tag.name, text)
-            return
-        self._warned.add((tag.name, kind))
-        log.warning("route %s: tag %s: %s", self.name, tag.name, text)
 
 
 def command_words(tag: ModbusTag, payload: bytes) -> list[int]:

@@ -42,6 +42,7 @@ from . import RouteContext, Setting
 from .devices import (
     Backoff,
     ChangeFilter,
+    Commands,
     Outage,
     quiet_driver_logs,
     reason,
@@ -118,32 +119,22 @@ class OpcuaRoute:
             "security_mode": security_mode,
         }
         self.timeout = timeout
-        self._commands = {
+        by_topic = {
             t.command_topic: t for t in self.tags if t.writable and t.command_topic
         }
-        self.filters = tuple(sorted(self._commands))
+        self._commands = Commands(self.name, "server", by_topic)
+        self._warn = self._commands.warn_once
+        self.filters = tuple(sorted(by_topic))
         self._changes = {
             t: ChangeFilter(on_change=t.on_change, deadband=t.deadband)
             for t in self.tags
         }
-        self._writes: asyncio.Queue[tuple[OpcuaTag, bytes]] = asyncio.Queue(100)
-        self._connected = False
         self._context: RouteContext | None = None
-        self._warned: set[tuple[str, str]] = set()
 
     # -- the site side
 
     def deliver(self, topic: str, payload: bytes) -> None:
-        tag = self._commands.get(topic)
-        if tag is None:
-            return
-        if not self._connected:
-            self._warn_once(tag, "offline", "command dropped: the server is offline")
-            return
-        try:
-            self._writes.put_nowait((tag, payload))
-        except asyncio.QueueFull:
-            self._warn_once(tag, "full", "command dropped: 100 writes are waiting")
+        self._commands.offer(topic, payload)
 
     async def run(self, context: RouteContext) -> None:
         quiet_driver_logs("asyncua")
@@ -169,7 +160,7 @@ class OpcuaRoute:
                 outage.failed(reason(exc))
                 context.status(f"disconnected: {reason(exc)}")
             finally:
-                self._connected = False
+                self._commands.connected = False
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(client.disconnect(), 2)
             await asyncio.sleep(backoff.delay())
@@ -205,7 +196,7 @@ class OpcuaRoute:
         """Find the nodes, subscribe or poll, write; return when the link is
         lost (raising ConnectionError)."""
         nodes = {tag: await self._node(client, tag) for tag in self.tags}
-        self._connected = True
+        self._commands.connected = True
         outage.recovered()
         backoff.reset()
         for change in self._changes.values():
@@ -298,30 +289,23 @@ class OpcuaRoute:
 
     async def _write_loop(self, nodes: dict[OpcuaTag, Node]) -> None:
         while True:
-            tag, payload = await self._writes.get()
+            tag, payload = await self._commands.queue.get()
             node = nodes[tag]
             kind = await node.read_data_type_as_variant_type()
             try:
                 value = command_value(tag, payload, kind)
             except ValueError as exc:
-                self._warn_once(tag, "bad", f"command ignored: {exc}")
+                self._warn(tag, "bad", f"command ignored: {exc}")
                 continue
             try:
                 await node.write_value(ua.DataValue(ua.Variant(value, kind)))
             except UaStatusCodeError as exc:
-                self._warn_once(tag, "write", f"the server refused the write: {exc}")
+                self._warn(tag, "write", f"the server refused the write: {exc}")
                 continue
             back = await node.read_data_value()
             if back.Value is None or back.Value.Value != value:
-                self._warn_once(tag, "confirm", "the write was not confirmed by a read")
+                self._warn(tag, "confirm", "the write was not confirmed by a read")
             self.publish(tag, back, force=True)
-
-    def _warn_once(self, tag: OpcuaTag, kind: str, text: str) -> None:
-        if (tag.name, kind) in self._warned:
-            log.debug("route %s: tag %s: %s", self.name, tag.name, text)
-            return
-        self._warned.add((tag.name, kind))
-        log.warning("route %s: tag %s: %s", self.name, tag.name, text)
 
 
 class _Changes:
