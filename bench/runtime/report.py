@@ -135,16 +135,21 @@ def _targets(results: list[Row]) -> list[str]:
             p50 <= 1 / 3,
             f"{p50:.2f}",
         ),
-        (
-            "p50 latency @1k/s ≤ 1/3 of Node-RED's (broker default: Nagle)",
-            p50_default <= 1 / 3,
-            f"{p50_default:.2f}",
-        ),
     ]
     lines = ["| target (issue 8) | held | site / Node-RED, median of rounds |"]
     lines.append("|---|---|---|")
     for name, ok, figure in checks:
         lines.append(f"| {name} | {'yes' if ok else '**no**'} | {figure} |")
+    # The issue runs its latency measurements against a broker with
+    # set_tcp_nodelay; under the broker's default Nagle every two-hop
+    # subject, the C reference included, waits about nine message intervals
+    # in the broker (../shared/bench-harness/RESULTS.md), so that figure is
+    # shown but is not a target.
+    lines.append(
+        "| (for information) p50 @1k/s with the broker's default Nagle, "
+        "where the broker sets every subject's latency | – | "
+        f"{p50_default:.2f} |"
+    )
     return lines
 
 
