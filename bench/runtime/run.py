@@ -81,6 +81,11 @@ def prepare() -> dict[str, str]:
     if not (HERE.parent / "node_modules" / "node-red" / "red.js").exists():
         print("installing Node-RED into bench/node_modules", flush=True)
         _run("npm", "install", "--no-audit", "--no-fund", "--silent", cwd=HERE.parent)
+    try:
+        import matplotlib  # noqa: F401  (the plot of the results)
+    except ImportError:
+        print("installing matplotlib", flush=True)
+        _run(sys.executable, "-m", "pip", "install", "--quiet", "matplotlib")
     venv = BUILD / "venv-aiomqtt"
     if not (venv / "bin" / "python").exists():
         _run(sys.executable, "-m", "venv", venv)
