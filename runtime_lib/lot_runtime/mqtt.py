@@ -2,8 +2,10 @@
 
 Generated code never sees the client layer: the runner gives a `Connection`
 the filters to subscribe, a synchronous message handler (topic, payload and
-the message's retain flag) and a ready callback,
-sends with `send()` (never blocking), and awaits `run()`. The runtime owns
+the message's retain flag), a ready callback and, optionally, a callback
+run after the handlers of a read and before their acknowledgements are
+written (where routes write down what they buffered), sends with `send()`
+(never blocking), and awaits `run()`. The runtime owns
 the data path: MQTT v5 framed by the `mqtt5` codec on an `asyncio.Protocol`
 (`lot_runtime.link`), with a persistent session that survives reconnects.
 
@@ -11,7 +13,13 @@ Guarantees:
 - handlers run inline, in arrival order, for every message one read brought;
   the acknowledgements and publishes they cause leave in one write, with no
   task and no wait per message;
-- a QoS 1 message is acknowledged only after its handler returned;
+- a QoS 1 message is acknowledged only after its handler returned, or,
+  when the handler called `defer()`, only once the ticket it got is
+  released (a bridge acknowledges a message once the other broker has it);
+  acknowledgements leave in the order the messages came;
+- `send(..., on_done=f)` calls `f(True)` once the broker answered a QoS 1
+  message (`f(False)` if the link dropped first: such a message is not
+  sent again by the connection, its sender decides);
 - subscriptions ask for Retain As Published, so the retain flag a handler
   gets is the publisher's on live messages too, not only on the retained
   messages a new subscription brings;
@@ -42,7 +50,7 @@ import mqtt5
 
 from .link import Link, LinkError, open_link
 
-__all__ = ["BrokerAddress", "Connection", "ConnectionSettings"]
+__all__ = ["BrokerAddress", "Connection", "ConnectionSettings", "Done", "Ticket"]
 
 log = logging.getLogger("lot")
 
@@ -52,7 +60,9 @@ MAX_INFLIGHT = 1_000  # unconfirmed QoS 1 messages we send; < 65,535 ids
 RECEIVE_MAXIMUM = 100  # unconfirmed QoS 1 messages the broker may send us
 SESSION_EXPIRY = 24 * 3600  # seconds the broker keeps our session offline
 KEEP_ALIVE = 60  # seconds
-BACKOFF_FIRST, BACKOFF_CAP = 0.5, 30.0
+# Reconnect delays: 0.5 s doubling to 8 s (times a random factor in
+# [0.5, 1]): a broker back after a 10 s outage is found within 8 s.
+BACKOFF_FIRST, BACKOFF_CAP = 0.5, 8.0
 CONNECT_TIMEOUT = 10.0
 FLUSH_TIMEOUT = 10.0
 REST_AFTER = 16  # packets in one read that show a backlog to drain
@@ -61,8 +71,11 @@ _PINGREQ = mqtt5.PingReqPacket().write()
 _QOS1 = mqtt5.QoS.AT_LEAST_ONCE
 _T = TypeVar("_T")
 
-# An outgoing message: (topic, payload, qos, retain).
-_Outgoing = tuple[str, bytes, int, bool]
+# Told whether the broker answered an outgoing message (False: the link
+# dropped before it did).
+Done = Callable[[bool], None]
+# An outgoing message: (topic, payload, qos, retain, on_done).
+_Outgoing = tuple[str, bytes, int, bool, Done | None]
 # A received message waiting to be handled: (topic, payload, retain, packet
 # id), the packet id 0 for QoS 0.
 _Held = tuple[str, bytes, bool, int]
@@ -107,6 +120,19 @@ class ConnectionSettings:
             raise ValueError("a TLS context needs a broker address with TLS on")
 
 
+class Ticket:
+    """A received QoS 1 message whose acknowledgement waits for `release`:
+    once per `defer` that handed it out."""
+
+    __slots__ = ("done", "holds", "link", "packet_id")
+
+    def __init__(self, packet_id: int, link: Link | None, done: bool = False):
+        self.packet_id = packet_id
+        self.link = link  # the link it came on: a ticket dies with its link
+        self.done = done
+        self.holds = 0
+
+
 def _puback(packet_id: int) -> bytes:
     # Reason "success" without properties may be left out (MQTT 5, 3.4.2.1).
     return b"\x40\x02" + packet_id.to_bytes(2, "big")
@@ -122,14 +148,22 @@ class Connection:
         filters: Sequence[str],
         on_message: Callable[[str, bytes, bool], None],
         on_ready: Callable[[], None] = lambda: None,
+        before_acknowledging: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self._filters = tuple(filters)
         self._on_message = on_message
         self._on_ready = on_ready
+        self._before_acknowledging = before_acknowledging
         self._outbox: deque[_Outgoing] = deque()
         self._inflight: dict[int, _Outgoing] = {}  # by packet id, in send order
         self._held: deque[_Held] = deque()
+        # Acknowledgements waiting for a deferred one before them, in the
+        # order their messages came; the packet id being handled now.
+        self._acks: deque[Ticket] = deque()
+        self._ack_frames: list[bytes] = []
+        self._handling_id = 0
+        self._deferred: Ticket | None = None
         self._window = MAX_INFLIGHT
         self._keep_alive = KEEP_ALIVE
         self._last_id = 0
@@ -148,14 +182,74 @@ class Connection:
 
     # -- sending (synchronous, from handlers, timers and routes)
 
-    def send(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
-        """Queue a message; it is sent as soon as the connection allows."""
-        self._outbox.append((topic, payload, qos, retain))
+    def send(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        on_done: Done | None = None,
+    ) -> None:
+        """Queue a message; it is sent as soon as the connection allows.
+
+        With `on_done`, the message is the sender's to keep until the broker
+        answered it: `on_done(True)` then (at QoS 0: once written), or
+        `on_done(False)` when the link dropped first, in which case the
+        connection does not send it again.
+        """
+        self._outbox.append((topic, payload, qos, retain, on_done))
+        self._kick()
+
+    def defer(self) -> Ticket | None:
+        """Called by a message handler: hold this message's acknowledgement
+        until `release(ticket)`.  None for a QoS 0 message (nothing to hold)
+        or outside a handler."""
+        if not self._handling_id:
+            return None
+        ticket = self._deferred
+        if ticket is None:
+            ticket = self._deferred = Ticket(self._handling_id, self._link)
+        ticket.holds += 1
+        return ticket
+
+    def release(self, ticket: Ticket) -> None:
+        """Acknowledge a deferred message, after those that came before it.
+
+        A ticket of a link that has since dropped is ignored: the broker
+        sends that message again on the new one.
+        """
+        ticket.holds -= 1
+        if ticket.holds > 0:
+            return
+        ticket.done = True
+        acks = self._acks
+        if ticket.link is not self._link or not acks or not acks[0].done:
+            return
+        frames = self._ack_frames
+        while acks and acks[0].done:
+            frames.append(_puback(acks.popleft().packet_id))
+        self._kick()
+
+    def _kick(self) -> None:
         if self._in_batch or self._flush_pending or self._link is None:
             return  # the batch in hand, or the reconnect, sends it
         assert self._loop is not None
         self._flush_pending = True
         self._loop.call_soon(self._flush_soon)
+
+    def _acknowledge(self, packet_id: int, frames: list[bytes]) -> None:
+        """After a handler returned: acknowledge now, or queue behind (or as)
+        a deferred acknowledgement."""
+        ticket, self._deferred = self._deferred, None
+        if ticket is None:
+            if not self._acks:
+                frames.append(_puback(packet_id))
+                return
+            ticket = Ticket(packet_id, self._link, done=True)
+        acks = self._acks
+        acks.append(ticket)
+        while acks and acks[0].done:  # released while it was being handled
+            frames.append(_puback(acks.popleft().packet_id))
 
     @property
     def pending(self) -> int:
@@ -190,18 +284,23 @@ class Connection:
                         )
                         continue
                     topic = packet.topic
+                    self._handling_id = packet_id
                     try:
                         handle(topic, packet.payload, packet.retain)
                     except Exception as exc:  # a handler bug must not end the link
                         self._handler_failed(topic, exc)
                     if packet_id:
-                        frames.append(_puback(packet_id))
+                        if self._deferred is None and not self._acks:
+                            frames.append(_puback(packet_id))
+                        else:
+                            self._acknowledge(packet_id, frames)
                 elif isinstance(packet, mqtt5.PubAckPacket):
                     self._confirmed(packet)
                 else:
                     self._control(link, packet)
         finally:
             self._in_batch = False
+            self._handling_id = 0
         link.heard = True
         self._serve_batch(link, frames)
         return len(batch) >= REST_AFTER and not self._inflight
@@ -210,6 +309,9 @@ class Connection:
         self._serve_batch(link, [])
 
     def _serve_batch(self, link: Link, frames: list[bytes]) -> None:
+        if self._ack_frames:
+            frames.extend(self._ack_frames)
+            self._ack_frames.clear()
         if self._link is link:
             # Sending first makes room; handling fills it again.
             held, outbox = self._held, self._outbox
@@ -218,6 +320,8 @@ class Connection:
                 if not (held and self._handling) or len(outbox) >= OUTBOX_CAPACITY:
                     break
                 self._handle_held(frames)
+        if self._before_acknowledging is not None:
+            self._before_acknowledging()
         link.write(frames)
         self._apply_pressure(link)
         if self._drained is not None and not self.pending:
@@ -230,14 +334,16 @@ class Connection:
         try:
             while held and len(outbox) < OUTBOX_CAPACITY:
                 topic, payload, retain, packet_id = held.popleft()
+                self._handling_id = packet_id
                 try:
                     handle(topic, payload, retain)
                 except Exception as exc:  # a handler bug must not end the link
                     self._handler_failed(topic, exc)
                 if packet_id:
-                    frames.append(_puback(packet_id))
+                    self._acknowledge(packet_id, frames)
         finally:
             self._in_batch = False
+            self._handling_id = 0
 
     def _pump(self, link: Link, frames: list[bytes]) -> None:
         """Move outbox messages onto the wire while the window allows."""
@@ -245,7 +351,7 @@ class Connection:
         publish = mqtt5.PublishPacket
         while outbox and not link.write_paused:
             item = outbox[0]
-            topic, payload, qos, retain = item
+            topic, payload, qos, retain, on_done = item
             if qos:
                 if len(inflight) >= window:
                     break
@@ -256,9 +362,12 @@ class Connection:
                         topic, payload, qos=_QOS1, retain=retain, packet_id=packet_id
                     ).write()
                 )
+                outbox.popleft()
             else:
                 frames.append(publish(topic, payload, retain=retain).write())
-            outbox.popleft()
+                outbox.popleft()
+                if on_done is not None:
+                    on_done(True)
 
     def _apply_pressure(self, link: Link) -> None:
         if len(self._outbox) >= OUTBOX_CAPACITY or len(self._held) >= HELD_CAPACITY:
@@ -273,13 +382,18 @@ class Connection:
 
     def _confirmed(self, packet: mqtt5.PubAckPacket) -> None:
         item = self._inflight.pop(packet.packet_id, None)
-        if item is not None and packet.reason_code.value >= 0x80:
+        if item is None:
+            return
+        if packet.reason_code.value >= 0x80:
+            # Answered all the same: sending it again would be refused again.
             self._note_failure(
                 f"puback:{packet.reason_code.name}",
                 "the broker refused a message on %s: %s",
                 item[0],
                 packet.reason_code.name,
             )
+        if item[4] is not None:
+            item[4](True)
 
     def _control(self, link: Link, packet: mqtt5.Packet) -> None:
         if isinstance(packet, mqtt5.ConnAckPacket):
@@ -482,7 +596,8 @@ class Connection:
             self._drained = None
 
     def _link_down(self, link: Link | None) -> None:
-        """Forget the link; unconfirmed messages go back to the outbox head."""
+        """Forget the link; unconfirmed messages go back to the outbox head,
+        except those whose sender asked to be told (`on_done(False)`)."""
         if link is not None:
             link.close()
         self._link = None
@@ -490,9 +605,21 @@ class Connection:
         for waiter in self._subacks.values():
             waiter.cancel()
         self._subacks.clear()
-        if self._inflight:
-            self._outbox.extendleft(reversed(list(self._inflight.values())))
-            self._inflight.clear()
+        # Deferred acknowledgements die with the link: the broker sends
+        # those messages again.
+        self._acks.clear()
+        self._ack_frames.clear()
+        unanswered = [*self._inflight.values(), *self._outbox]
+        self._inflight.clear()
+        self._outbox.clear()
+        told: list[Done] = []
+        for item in unanswered:
+            if item[4] is None:
+                self._outbox.append(item)
+            else:
+                told.append(item[4])
+        for on_done in told:
+            on_done(False)
         # Unacknowledged QoS 1 input comes again from the session; QoS 0
         # input in hand is still handled after the reconnect.
         self._held = deque(m for m in self._held if not m[3])

@@ -100,11 +100,15 @@ class Runner:
             target = _RouteTarget(route)
             for topic_filter in route.filters:
                 self.dispatcher.add(topic_filter, target)
+        # Routes that buffer what deliver() took write it down before the
+        # site acknowledges it (once per read, not once per message).
+        flushes = [f for r in self.routes if callable(f := getattr(r, "flush", None))]
         self.connection = Connection(
             settings.connection,
             filters=self.dispatcher.filters,
             on_message=self.on_message,
             on_ready=self._start_timers,
+            before_acknowledging=_all_of(flushes) if flushes else None,
         )
         self.state.sink = self.connection.send
         self._timers: list[asyncio.Task[None]] = []
@@ -194,6 +198,9 @@ class Runner:
                 env=self.state.env,
                 secrets=self.state.secrets,
                 state_dir=self.settings.state_dir,
+                hold=self.connection.defer,
+                release=self.connection.release,
+                online=lambda: self.connection.online,
             )
             task = asyncio.create_task(
                 _supervise(route, context), name=f"lot-route-{route.name}"
@@ -220,6 +227,17 @@ class Runner:
         for task in self._routes:
             task.cancel()
         await asyncio.gather(*self._routes, return_exceptions=True)
+
+
+def _all_of(calls: list[Callable[[], None]]) -> Callable[[], None]:
+    if len(calls) == 1:
+        return calls[0]
+
+    def every() -> None:
+        for call in calls:
+            call()
+
+    return every
 
 
 # A route whose run() fails is started again after this many seconds, doubled

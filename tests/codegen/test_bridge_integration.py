@@ -159,8 +159,13 @@ class Listener:
         def on_connect(client, userdata, flags, reason, properties):
             client.subscribe(topic_filter, qos=1)
 
+        def on_subscribe(*args):
+            self.subscriptions += 1
+            subscribed.set()
+
+        self.subscriptions = 0  # SUBACKs so far: one per (re)connect
         self.client.on_connect = on_connect
-        self.client.on_subscribe = lambda *args: subscribed.set()
+        self.client.on_subscribe = on_subscribe
         self.client.on_message = self._add
         connect = Properties(PacketTypes.CONNECT)
         connect.SessionExpiryInterval = 600
@@ -338,6 +343,29 @@ def test_a_site_killed_during_the_outage_resends_its_spool(
     brokers, depot, record_property
 ):
     _outage(brokers, depot, kill_site=True, record=record_property)
+
+
+def test_the_edge_keeps_a_message_until_the_cloud_has_it(brokers, depot, tmp_path):
+    """The bridge acknowledges a message on the edge only once the cloud
+    answered it: with the cloud hung, the message stays the edge broker's,
+    so neither a killed site nor a lost spool can lose it."""
+    edge, cloud = brokers
+    listener = Listener(cloud, "depot-north/alarms/#")
+    try:
+        cloud.pause()
+        edge.publish("alarms/p-07/seq", b"kept by the edge", qos=1)
+        time.sleep(1.0)  # forwarded into the hung cloud's socket, unanswered
+        depot.kill()
+        shutil.rmtree(tmp_path / "state")  # nothing left on the site's disk
+        cloud.kill()  # what it had not read yet is gone with it
+        before = listener.subscriptions
+        cloud.start()
+        assert listener.wait_for(lambda _: listener.subscriptions > before, 10) == []
+        depot.start()
+        seen = listener.wait_for(lambda ms: ms, 20)
+        assert seen == [("depot-north/alarms/p-07/seq", b"kept by the edge")]
+    finally:
+        listener.close()
 
 
 # --------------------------------------------------------------------- TLS

@@ -20,7 +20,7 @@ from .sites import RunningSite
 
 
 def _written(read: str, write: str, topic: str) -> str | None:
-    side = _Side("source", SiteBroker(), "R")
+    side = _Side("source", SiteBroker())
     return _Hop(side, read, write, side).topic_for(topic)
 
 

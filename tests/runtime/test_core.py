@@ -464,3 +464,98 @@ def test_a_tls_context_needs_a_tls_address():
         tls_context=context,
     )
     assert str(settings.broker) == "mqtts://h:8883"
+
+
+def _connection_on_fake_link(on_message):
+    import types
+
+    from lot_runtime import mqtt
+
+    settings = mqtt.ConnectionSettings(
+        broker=mqtt.BrokerAddress("127.0.0.1", 1), client_id="c", status_topic="s"
+    )
+    connection = mqtt.Connection(settings, filters=(), on_message=on_message)
+    link = _FakeLink()
+    connection._link = link
+    # Flush at once instead of on the next event-loop turn.
+    connection._loop = types.SimpleNamespace(call_soon=lambda callback: callback())
+    return connection, link
+
+
+def _acked(link):
+    import mqtt5
+
+    packets = [mqtt5.read(memoryview(f))[0] for f in link.frames]
+    link.frames.clear()
+    return [p.packet_id for p in packets if isinstance(p, mqtt5.PubAckPacket)]
+
+
+def test_deferred_acknowledgements_leave_in_the_order_their_messages_came():
+    import mqtt5
+
+    tickets = {}
+
+    def handle(topic, payload, retain):
+        if topic.startswith("held"):
+            tickets[topic] = connection.defer()
+            if topic == "held-twice":  # two routes hold the same message
+                assert connection.defer() is tickets[topic]
+
+    connection, link = _connection_on_fake_link(handle)
+    qos1 = mqtt5.QoS.AT_LEAST_ONCE
+    topics = ["free", "held-a", "free", "held-twice", "free"]
+    batch = [
+        mqtt5.PublishPacket(t, b"x", qos=qos1, packet_id=n)
+        for n, t in enumerate(topics, start=1)
+    ]
+    connection.packets(link, [*batch, mqtt5.PublishPacket("held-q0", b"x")])
+    assert _acked(link) == [1]  # 3 and 5 wait behind the held ones
+    assert tickets["held-q0"] is None  # QoS 0: nothing to hold
+
+    connection.release(tickets["held-twice"])
+    assert _acked(link) == []
+    connection.release(tickets["held-a"])
+    assert _acked(link) == [2, 3]  # 4 is still held once
+    connection.release(tickets["held-twice"])
+    assert _acked(link) == [4, 5]
+    assert connection.defer() is None  # outside a handler
+
+
+def test_a_deferred_acknowledgement_dies_with_its_link():
+    import mqtt5
+
+    tickets = []
+    connection, link = _connection_on_fake_link(
+        lambda t, p, r: tickets.append(connection.defer())
+    )
+    qos1 = mqtt5.QoS.AT_LEAST_ONCE
+    connection.packets(link, [mqtt5.PublishPacket("t", b"x", qos=qos1, packet_id=7)])
+    connection._link_down(None)
+    new_link = _FakeLink()
+    connection._link = new_link
+    connection.release(tickets[0])  # the broker sends it again on the new link
+    assert _acked(new_link) == [] and _acked(link) == []
+
+
+def test_a_sender_is_told_when_the_broker_answered_or_the_link_dropped():
+    import mqtt5
+
+    connection, link = _connection_on_fake_link(lambda t, p, r: None)
+    told: list[tuple[str, bool]] = []
+    for topic in ("a", "b", "c"):
+        connection.send(
+            topic, b"x", 1, False, lambda ok, topic=topic: told.append((topic, ok))
+        )
+    connection.send("status", b"x", 1, True)
+    connection.send("q0", b"x", 0, False, lambda ok: told.append(("q0", ok)))
+    sent = [mqtt5.read(memoryview(f))[0] for f in link.frames]
+    ids = {p.topic: p.packet_id for p in sent}
+    assert told == [("q0", True)]  # QoS 0: told once written
+
+    connection.packets(link, [mqtt5.PubAckPacket(ids["a"])])
+    assert told[-1] == ("a", True)
+    connection._link_down(None)
+    # b and c are the sender's again; the status is sent again by the
+    # connection itself after the reconnect.
+    assert told[-2:] == [("b", False), ("c", False)]
+    assert [m[0] for m in connection._outbox] == ["status"]

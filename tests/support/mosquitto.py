@@ -126,6 +126,16 @@ class Mosquitto:
         """Stop abruptly (SIGKILL), as a crash or power loss would."""
         self._end(signal.SIGKILL)
 
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): its connections stay open, it reads
+        and answers nothing, as a hung broker would."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def _end(self, signum: int) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:

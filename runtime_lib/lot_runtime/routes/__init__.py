@@ -7,10 +7,16 @@ wait), and ``async run(context)``, the route's whole life, cancelled when the
 site stops.  A route that cares whether a message was retained declares a
 keyword ``retain: bool = False`` on ``deliver``; the runner sees it in the
 signature and passes the flag (the publisher's, see ``lot_runtime.mqtt``).
-Routes without it are called with the topic and payload alone.  The
+Routes without it are called with the topic and payload alone.  A route
+that buffers what ``deliver`` took (to write it to disk in one call) has a
+``flush()``, which the runner calls after each read from the broker and
+before the site acknowledges those messages.  The
 ``RouteContext`` gives a route what it may use of the site: publishing on
 the site broker, its status topic, resolved configuration values, and a
-private folder for durable state.
+private folder for durable state.  A route that forwards messages elsewhere
+(a bridge) can hold the acknowledgement of the message being delivered
+(``hold``, then ``release`` once the other side took it) and be told when
+the site broker answered one it published (``publish(..., on_done=...)``).
 
 Configuration values that come from ``GET ENV`` / ``GET SECRET`` are written
 in generated code as ``Env("NAME")`` / ``Secret("NAME")`` and resolved once,
@@ -27,7 +33,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Env", "Route", "RouteContext", "Secret", "Setting"]
 
@@ -64,7 +70,8 @@ class Route(Protocol):
     async def run(self, context: RouteContext) -> None: ...
 
 
-Publish = Callable[[str, bytes, int, bool], None]
+# publish(topic, payload, qos, retain[, on_done]): the site connection's send.
+Publish = Callable[..., None]
 
 
 class RouteContext:
@@ -80,10 +87,16 @@ class RouteContext:
         env: Mapping[str, str],
         secrets: Mapping[str, str],
         state_dir: Path | None,
+        hold: Callable[[], object | None] = lambda: None,
+        release: Callable[[Any], None] = lambda ticket: None,
+        online: Callable[[], bool] = lambda: True,
     ) -> None:
         self.site = site
         self.route = route
         self.qos = qos
+        self.hold = hold
+        self.release = release
+        self._online = online
         self._publish = publish
         self._env = env
         self._secrets = secrets
@@ -101,9 +114,22 @@ class RouteContext:
         *,
         qos: int | None = None,
         retain: bool = False,
+        on_done: Callable[[bool], None] | None = None,
     ) -> None:
-        """Publish on the site's own broker (queued; never blocks)."""
-        self._publish(topic, payload, self.qos if qos is None else qos, retain)
+        """Publish on the site's own broker (queued; never blocks).
+
+        ``on_done`` is told whether the broker answered (see
+        ``lot_runtime.mqtt.Connection.send``)."""
+        qos = self.qos if qos is None else qos
+        if on_done is None:
+            self._publish(topic, payload, qos, retain)
+        else:
+            self._publish(topic, payload, qos, retain, on_done)
+
+    @property
+    def online(self) -> bool:
+        """Whether the site's broker connection is up and subscribed."""
+        return self._online()
 
     def status(self, text: str) -> None:
         """Publish the route's state, retained, and log it once per change."""

@@ -3,22 +3,25 @@
 A bridge has two sides, SOURCE_CONFIG and DESTINATION_CONFIG.  A side is
 either the site's own broker (`SiteBroker`, `BROKER SELF`: read through the
 site connection's filters and `deliver`, written with `RouteContext.publish`)
-or a `RemoteBroker`, reached through a `Connection` of its own.  Each
-`BridgeMapping` reads SOURCE_TOPIC and writes DESTINATION_TOPIC: `out` reads
-on the source side and writes on the destination side, `in` the reverse,
-`both` each way; the levels matched by `+` and `#` are carried over in order.
+or a `RemoteBroker`, reached through a `Connection` of its own
+(`remote_broker`).  Each `BridgeMapping` reads SOURCE_TOPIC and writes
+DESTINATION_TOPIC: `out` reads on the source side and writes on the
+destination side, `in` the reverse, `both` each way; the levels matched by
+`+` and `#` are carried over in order.
 
 Delivery, per side that is written:
-- a message read is appended to that side's on-disk `Spool` before the
-  reading connection acknowledges it (handlers return only after the append);
-- a pump hands spooled messages to the writing connection in batches, each
-  followed by a marker on a `$lot/bridges/...` topic the bridge itself
-  subscribes to there; the marker coming back means the broker has taken
-  everything before it, and only then is the batch committed in the spool;
-- at most `WINDOW` messages per side are handed over and unconfirmed, so a
-  returning link is fed at the broker's pace, not flooded;
-- after a restart the spool resends what was not committed, in order, and
-  counts it as `resent` (each may arrive twice).
+- a message read is appended to that side's on-disk `Spool`, the one
+  ordered queue of what goes there;
+- a pump hands spooled messages to the writing connection, at most `WINDOW`
+  unanswered at a time (a returning link is fed at the broker's pace, not
+  flooded); each PUBACK commits its record;
+- while the written side is online, the reading connection acknowledges a
+  message only once every copy of it was answered there (the connection's
+  `defer` / `release`); while it is away, the spool has the message and it
+  is acknowledged at once, so the reading broker never has to queue it;
+- a dropped link sends again, in order, what was not answered, and a
+  restart what was not committed; both are counted as `resent` (each may
+  arrive twice).
 
 Echoes: with `both` (or two mappings that meet), what the bridge writes on a
 side comes back to its own subscription there.  Each such message is
@@ -31,53 +34,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
-import os
-import ssl
-import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..mqtt import BrokerAddress, Connection, ConnectionSettings
+from ..mqtt import Done
 from ..topics import Plan
-from . import RouteContext, Setting
+from . import RouteContext
+from .remote_broker import RemoteBroker, connect_remote, tls_context
 from .spool import Position, Spool
 
-__all__ = ["BridgeMapping", "BridgeRoute", "RemoteBroker", "SiteBroker"]
+__all__ = ["BridgeMapping", "BridgeRoute", "RemoteBroker", "SiteBroker", "tls_context"]
 
 log = logging.getLogger("lot")
 
-BATCH = 64  # messages per confirmation marker
-WINDOW = 512  # messages handed to one side and not yet confirmed
-CONFIRM_TIMEOUT = 30.0  # seconds online without a marker back: send again
+BATCH = 64  # spooled records read from disk at a time
+WINDOW = 512  # records handed to one side and not yet answered
 TICK = 1.0  # seconds between spool syncs, status and counter updates
 EARLY_LIMIT = 10_000  # messages taken before the spools are open
 ECHO_LIMIT = 100_000  # written messages remembered for echo suppression
-_TRUE = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True, slots=True)
 class SiteBroker:
     """`BROKER SELF`: the site's own broker, through the site's connection."""
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteBroker:
-    """Another broker; values may be `Env` / `Secret`, resolved at start."""
-
-    address: Setting
-    port: Setting = 1883
-    client_id: Setting = None
-    username: Setting = None
-    password: Setting = None
-    tls: Setting = False
-    allow_untrusted: Setting = False
-    ca_cert: Setting = None
-    client_cert: Setting = None
-    client_cert_password: Setting = None
 
 
 Broker = SiteBroker | RemoteBroker
@@ -121,29 +106,47 @@ class _Hop:
         return "/".join(levels) or None
 
 
-@dataclass(slots=True)
-class _Batch:
-    number: int
-    end: Position
-    count: int
-    sent_at: float
+class _Reading:
+    """One message read on a side: its acknowledgement (a ticket of the
+    reading connection, None when nothing is held) waits for every copy."""
+
+    __slots__ = ("copies", "side", "ticket")
+
+    def __init__(self, side: _Side, ticket: object | None) -> None:
+        self.side, self.ticket = side, ticket
+        self.copies = 1  # the reading itself, settled once every copy is stored
+
+    def settle(self) -> None:
+        self.copies -= 1
+        if not self.copies and self.ticket is not None:
+            self.side.release(self.ticket)
+
+
+def _never_online() -> bool:
+    return False
 
 
 class _Side:
     """One broker of the bridge: what is read there and what is written."""
 
-    def __init__(self, label: str, broker: Broker, route: str) -> None:
+    def __init__(self, label: str, broker: Broker) -> None:
         self.label = label  # "source" or "destination"
         self.broker = broker
         self.hops: list[_Hop] = []
-        self.marker = f"$lot/bridges/{route}/{label}"
         self.spool: Spool | None = None
         self.early: list[tuple[str, bytes, bool]] = []
-        self.send: Callable[[str, bytes, bool], None] = lambda *_: None
-        self.online: Callable[[], bool] = lambda: True
-        self.online_since = 0.0
-        self.batches: deque[_Batch] = deque()
-        self.inflight = 0
+        # Set when the route runs: the side's connection, or the site's.
+        self.send: Callable[[str, bytes, bool, Done], None] = lambda *_: None
+        self.online: Callable[[], bool] = _never_online
+        self.hold: Callable[[], object | None] = lambda: None
+        self.release: Callable[[Any], None] = lambda ticket: None
+        # Spooled copies whose reading waits for this side, by spool position.
+        self.waiting: deque[tuple[Position, _Reading]] = deque()
+        self.inflight = 0  # records handed over and not answered
+        self.generation = 0  # bumped when the link dropped: older answers void
+        self.answered: Position | None = None  # answered, not yet committed
+        self.answered_count = 0
+        self.lost = False  # the link dropped with records unanswered
         self.wake = asyncio.Event()
         # (topic written here, payload) -> the topics on the other side it
         # came from; only for messages a hop of this side would read again.
@@ -168,10 +171,7 @@ class BridgeRoute:
     ) -> None:
         self.name = name
         self.spool_limit = spool_limit
-        self.sides = (
-            _Side("source", source, name),
-            _Side("destination", destination, name),
-        )
+        self.sides = (_Side("source", source), _Side("destination", destination))
         here, there = self.sides
         for mapping in mappings:
             read, write = mapping.source, mapping.destination
@@ -181,19 +181,11 @@ class BridgeRoute:
                 there.hops.append(_Hop(there, read, write, here))
             if mapping.direction == "both":
                 there.hops.append(_Hop(there, write, read, here))
-        self.filters = tuple(
-            dict.fromkeys(
-                f
-                for side in self.sides
-                if not side.remote
-                for f in (*(h.plan.filter for h in side.hops), side.marker)
-            )
-        )
+        read_here = [h for side in self.sides if not side.remote for h in side.hops]
+        self.filters = tuple(dict.fromkeys(h.plan.filter for h in read_here))
         self.counters = dict.fromkeys(
             ("forwarded", "resent", "echoes", "dropped", "unmapped"), 0
         )
-        self._epoch = os.urandom(6).hex()
-        self._numbers = 0
 
     # -- reading (inline in a connection's receive loop: never waits)
 
@@ -204,11 +196,9 @@ class BridgeRoute:
                 self._read(side, topic, payload, retain)
 
     def _read(self, side: _Side, topic: str, payload: bytes, retain: bool) -> None:
-        if topic == side.marker:
-            self._confirmed(side, payload)
-            return
         origin = self._echo_of(side, topic, payload) if side.echoes else None
         written: set[tuple[int, str]] = set()
+        reading: _Reading | None = None
         for hop in side.hops:
             target = hop.topic_for(topic)
             if target is None:
@@ -222,7 +212,11 @@ class BridgeRoute:
                 continue
             if (id(hop.write), target) not in written:
                 written.add((id(hop.write), target))
-                self._store(hop.write, target, payload, retain, topic)
+                if reading is None:
+                    reading = _Reading(side, side.hold())
+                self._store(hop.write, target, payload, retain, topic, reading)
+        if reading is not None:
+            reading.settle()
 
     @staticmethod
     def _echo_of(side: _Side, topic: str, payload: bytes) -> str | None:
@@ -236,7 +230,13 @@ class BridgeRoute:
         return origin
 
     def _store(
-        self, side: _Side, topic: str, payload: bytes, retain: bool, origin: str
+        self,
+        side: _Side,
+        topic: str,
+        payload: bytes,
+        retain: bool,
+        origin: str,
+        reading: _Reading,
     ) -> None:
         if any(h.write is not side and h.plan.match(topic) for h in side.hops):
             side.echoes.setdefault((topic, payload), []).append(origin)
@@ -248,18 +248,28 @@ class BridgeRoute:
             else:
                 self.counters["dropped"] += 1
             return
-        side.spool.append(topic, payload, retain)
+        end = side.spool.append(topic, payload, retain)
+        if reading.ticket is not None and side.online():
+            reading.copies += 1
+            side.waiting.append((end, reading))
         side.wake.set()
 
-    def _confirmed(self, side: _Side, payload: bytes) -> None:
-        epoch, _, number = payload.decode(errors="replace").partition(" ")
-        if epoch != self._epoch or not number.isdigit() or side.spool is None:
-            return
-        while side.batches and side.batches[0].number <= int(number):
-            batch = side.batches.popleft()
-            side.spool.commit(batch.end, batch.count)
-            side.inflight -= batch.count
-            self.counters["forwarded"] += batch.count
+    def _answered(self, side: _Side, generation: int, end: Position, ok: bool) -> None:
+        """The writing connection's word on one record handed to it."""
+        if generation != side.generation:
+            return  # sent on a link that has dropped since: sent again
+        if not ok:
+            side.generation += 1
+            side.lost = True
+            side.inflight = 0
+        else:
+            side.inflight -= 1
+            side.answered = end
+            side.answered_count += 1
+            self.counters["forwarded"] += 1
+            waiting = side.waiting
+            while waiting and waiting[0][0] <= end:
+                waiting.popleft()[1].settle()
         side.wake.set()
 
     # -- the route's life
@@ -292,6 +302,7 @@ class BridgeRoute:
                 await asyncio.wait_for(asyncio.gather(*tasks), 12)
             for side in self.sides:
                 if side.spool is not None:
+                    self._settle(side, side.spool)
                     side.spool.sync()
 
     def _open(self, side: _Side, context: RouteContext) -> None:
@@ -313,88 +324,87 @@ class BridgeRoute:
             for topic, payload, retain in side.early:
                 side.spool.append(topic, payload, retain)
             side.early.clear()
-            side.batches.clear()
+            side.generation += 1
             side.inflight = 0
+            side.answered, side.answered_count, side.lost = None, 0, False
+            self._release_waiting(side)
             self.counters["resent"] += side.spool.rewind()
         if not side.remote:
 
-            def publish(topic: str, payload: bytes, retain: bool) -> None:
-                context.publish(topic, payload, qos=1, retain=retain)
+            def publish(topic: str, payload: bytes, retain: bool, done: Done) -> None:
+                context.publish(topic, payload, qos=1, retain=retain, on_done=done)
 
             side.send = publish
+            side.online = lambda: context.online
+            side.hold, side.release = context.hold, context.release
 
-    def _connect(self, side: _Side, context: RouteContext) -> Connection:
-        broker = side.broker
-        assert isinstance(broker, RemoteBroker)
-        value = context.resolve
-        host = str(value(broker.address) or "")
-        port = int(str(value(broker.port) or 1883))
-        client_id = str(value(broker.client_id) or f"lot-{context.site}-{self.name}")
-        tls = _flag(value(broker.tls))
-        ca = str(value(broker.ca_cert) or "")
-        certificate = str(value(broker.client_cert) or "")
-        untrusted = _flag(value(broker.allow_untrusted))
-        if not host:
-            raise ValueError(f"the {side.label} broker has no BROKER_ADDRESS")
-        options = None
-        if tls and (ca or certificate or untrusted):
-            options = tls_context(
-                ca=ca,
-                certificate=certificate,
-                password=str(value(broker.client_cert_password) or ""),
-                untrusted=untrusted,
-            )
-        settings = ConnectionSettings(
-            broker=BrokerAddress(
-                host=host,
-                port=port,
-                tls=tls,
-                username=_text(value(broker.username)),
-                password=_text(value(broker.password)),
-            ),
-            client_id=client_id,
-            status_topic=f"lot/bridges/{client_id}/status",
-            qos=1,
-            tls_context=options,
-        )
-        filters = [*dict.fromkeys(h.plan.filter for h in side.hops), side.marker]
+    def _connect(self, side: _Side, context: RouteContext) -> Any:
+        assert isinstance(side.broker, RemoteBroker)
 
         def on_message(topic: str, payload: bytes, retain: bool) -> None:
             self._read(side, topic, payload, retain)
 
-        connection = Connection(settings, filters=filters, on_message=on_message)
-        side.send = lambda topic, payload, retain: connection.send(
-            topic, payload, 1, retain
+        connection = connect_remote(
+            side.broker,
+            context,
+            label=side.label,
+            default_client_id=f"lot-{context.site}-{self.name}",
+            filters=[*dict.fromkeys(h.plan.filter for h in side.hops)],
+            on_message=on_message,
         )
+
+        def send(topic: str, payload: bytes, retain: bool, done: Done) -> None:
+            connection.send(topic, payload, 1, retain, done)
+
+        side.send = send
         side.online = lambda: connection.online
+        side.hold, side.release = connection.defer, connection.release
         return connection
 
     async def _pump(self, side: _Side, spool: Spool) -> None:
-        """Hand spooled messages over in confirmed batches, within the window."""
+        """Hand spooled messages over, within the window, while online."""
         while True:
             await side.wake.wait()
             side.wake.clear()
-            while side.online() and spool.unsent and side.inflight < WINDOW:
+            self._settle(side, spool)
+            if not side.online():
+                # The spool has them: acknowledge what waited for this side.
+                self._release_waiting(side)
+                continue
+            while spool.unsent and side.inflight < WINDOW:
                 records = spool.read(min(BATCH, WINDOW - side.inflight))
                 spool.mark_sent()
-                for record in records:
-                    side.send(record.topic, record.payload, record.retain)
-                self._numbers += 1
-                marker = f"{self._epoch} {self._numbers}".encode()
-                side.send(side.marker, marker, False)
-                side.batches.append(
-                    _Batch(
-                        self._numbers, records[-1].end, len(records), time.monotonic()
-                    )
-                )
+                generation = side.generation
                 side.inflight += len(records)
-                await asyncio.sleep(0)
+                for record in records:
+                    side.send(
+                        record.topic,
+                        record.payload,
+                        record.retain,
+                        functools.partial(self._answered, side, generation, record.end),
+                    )
+
+    def _settle(self, side: _Side, spool: Spool) -> None:
+        """Commit what was answered; after a dropped link, read again from
+        the first record not answered."""
+        if side.answered is not None:
+            spool.commit(side.answered, side.answered_count)
+            side.answered, side.answered_count = None, 0
+        if side.lost:
+            side.lost = False
+            self.counters["resent"] += spool.rewind()
+
+    @staticmethod
+    def _release_waiting(side: _Side) -> None:
+        waiting = side.waiting
+        while waiting:
+            waiting.popleft()[1].settle()
 
     async def _watch(
         self, context: RouteContext, tasks: list[asyncio.Task[None]]
     ) -> None:
-        """Once a second: sync the spools, notice lost markers and links that
-        came back, and report status and counters."""
+        """Once a second: sync the spools, wake the pumps (a link may have
+        come back), and report status and counters."""
         counters_topic = f"lot/{context.site}/routes/{context.route}/counters"
         last_counters = ""
         while True:
@@ -402,9 +412,10 @@ class BridgeRoute:
                 if task.done():
                     task.result()
                     raise RuntimeError(f"{task.get_name()} ended")
-            now = time.monotonic()
             for side in self.sides:
-                self._tick(side, context, now)
+                if side.spool is not None:
+                    side.spool.sync()
+                    side.wake.set()
             offline = [s.label for s in self.sides if s.remote and not s.online()]
             backlog = sum(s.spool.backlog for s in self.sides if s.spool is not None)
             if offline or backlog > WINDOW:
@@ -419,57 +430,3 @@ class BridgeRoute:
                 last_counters = text
                 context.publish(counters_topic, text.encode(), qos=1, retain=True)
             await asyncio.sleep(TICK)
-
-    def _tick(self, side: _Side, context: RouteContext, now: float) -> None:
-        spool = side.spool
-        if spool is None:
-            return
-        spool.sync()
-        if not side.online():
-            side.online_since = 0.0
-            return
-        if not side.online_since:
-            side.online_since = now
-            side.wake.set()
-        oldest = side.batches[0] if side.batches else None
-        if (
-            oldest is not None
-            and side.remote
-            and now - max(oldest.sent_at, side.online_since) > CONFIRM_TIMEOUT
-        ):
-            again = spool.rewind()
-            log.warning(
-                "route %s: the %s broker confirmed nothing for %.0f s; "
-                "sending %d messages again",
-                context.route,
-                side.label,
-                CONFIRM_TIMEOUT,
-                again,
-            )
-            self.counters["resent"] += again
-            side.batches.clear()
-            side.inflight = 0
-            side.wake.set()
-
-
-def tls_context(
-    *, ca: str, certificate: str, password: str, untrusted: bool
-) -> ssl.SSLContext:
-    """A client context: `ca` (PEM file) trusted besides the system's, a PEM
-    client certificate with its key (the key may be encrypted with
-    `password`), and with `untrusted` no server check at all."""
-    context = ssl.create_default_context(cafile=ca or None)
-    if untrusted:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if certificate:
-        context.load_cert_chain(certificate, password=password or None)
-    return context
-
-
-def _flag(value: Setting) -> bool:
-    return str(value).strip().lower() in _TRUE
-
-
-def _text(value: Setting) -> str | None:
-    return None if value is None or value == "" else str(value)

@@ -96,7 +96,9 @@ class Spool:
 
     # -- writing
 
-    def append(self, topic: str, payload: bytes, retain: bool) -> None:
+    def append(self, topic: str, payload: bytes, retain: bool) -> Position:
+        """Add a record at the end; returns where the next one will start
+        (the `end` the record has when it is read)."""
         record = _encode(topic, payload, retain)
         tail = max(self._sizes)
         if self._sizes[tail] and self._sizes[tail] + len(record) > self.segment_bytes:
@@ -108,8 +110,10 @@ class Spool:
         self._unsent += 1
         self._backlog += 1
         self._dirty = True
+        end = Position(tail, self._sizes[tail])
         if sum(self._sizes.values()) > self.limit_bytes and len(self._sizes) > 1:
             self._drop_oldest()
+        return end
 
     def sync(self) -> None:
         """Flush appended records to the device (bounds a power loss)."""
