@@ -2,7 +2,8 @@
 
 A ``PostgresRoute`` reads the SOURCE_TOPIC filters of its events on the site
 broker.  ``deliver`` appends each message to the route's spool (on disk,
-under ``context.state_dir()``) and returns; ``run`` connects, takes the
+under ``context.state_dir()``; written by ``flush``, which the site calls
+once per read, before acknowledging) and returns; ``run`` connects, takes the
 oldest spooled messages in batches (``batch_size`` messages, or what came
 within ``batch_window`` seconds of the first), turns each into the rows of
 the events whose filter it matches, and sends each run of rows of one
@@ -161,6 +162,12 @@ class PostgresRoute:
         if waiter is not None and not waiter.done() and spool.pending >= self._want:
             waiter.set_result(None)
 
+    def flush(self) -> None:
+        """Write what ``deliver`` took to the spool file (before the site
+        acknowledges it)."""
+        if self.spool is not None:
+            self.spool.flush()
+
     # -- the route's life
 
     async def run(self, context: RouteContext) -> None:
@@ -169,6 +176,14 @@ class PostgresRoute:
         arguments = connect_arguments(
             settings, application_name=f"lot-{context.site}-{self.name}"[:63]
         )
+        try:
+            await self._connect_and_serve(context, arguments)
+        finally:
+            self.flush()
+
+    async def _connect_and_serve(
+        self, context: RouteContext, arguments: dict[str, Any]
+    ) -> None:
         delay = BACKOFF_FIRST
         while True:
             try:
@@ -200,6 +215,7 @@ class PostgresRoute:
             for topic, payload, at in self._early:
                 self.spool.append(topic, payload, at)
             self._early.clear()
+            self.spool.flush()
         names = {n for e in self.events for n in _placeholders(e)}
         for name in sorted(names):
             kind, _, variable = name.partition(".")

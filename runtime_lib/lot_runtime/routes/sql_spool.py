@@ -1,9 +1,12 @@
 """The database routes' spool: messages taken from the broker, not yet stored.
 
-Every message a database route takes is appended here before ``deliver``
-returns, so a message the broker considers handled survives a SIGKILL of the
-site process (the bytes are in the kernel's page cache; surviving a power cut
-would need an fsync per message, which the spool does not pay).  The route
+Every message a database route takes is appended here by ``deliver``; the
+records of one read from the broker are written to the file together by
+``flush``, which the site's connection calls before it acknowledges those
+messages (``Route.flush``).  So a message the broker considers handled
+survives a SIGKILL of the site process (the bytes are in the kernel's page
+cache; surviving a power cut would need an fsync per message, which the
+spool does not pay).  The route
 reads the oldest records with ``peek``, stores them, then ``commit``s up to
 the first record it has not stored; a restart replays every record after the
 last commit, in order.  Delivery is therefore at least once: the batch in
@@ -44,6 +47,8 @@ _crc32 = zlib.crc32
 _new = tuple.__new__
 _MARK = "committed"
 _SUFFIX = ".seg"
+# Appended records wait in memory for `flush` up to this many bytes.
+_UNWRITTEN_LIMIT = 1 << 18
 
 
 class Record(NamedTuple):
@@ -92,6 +97,8 @@ class Spool:
         self._loaded = 0  # records below this are in memory or committed
         self._cursor = (0, 0)  # (segment index, byte offset) of record _loaded
         self._topics: dict[str, tuple[bytes, int]] = {}
+        self._unwritten: list[bytes] = []  # appended, not yet in the file
+        self._unwritten_size = 0
         self._open()
 
     # -- state
@@ -112,7 +119,7 @@ class Spool:
     # -- writing
 
     def append(self, topic: str, payload: bytes, at: float) -> None:
-        """Write one record at the end of the spool (durable when this returns)."""
+        """Add one record at the end of the spool (durable after `flush`)."""
         known = self._topics.get(topic)
         if known is None:
             known = self._topic(topic)
@@ -129,7 +136,10 @@ class Spool:
         if last.size and size > self.segment_size:
             last = self._rotate()
             size = len(data)
-        os.write(self._fd, data)
+        self._unwritten.append(data)
+        self._unwritten_size += len(data)
+        if self._unwritten_size >= _UNWRITTEN_LIMIT:
+            self.flush()
         seq = last.first + last.count
         last.count += 1
         last.size = size
@@ -141,6 +151,17 @@ class Spool:
         if self._closed_size + size > self.limit:
             self._drop_oldest()
 
+    def flush(self) -> None:
+        """Write the records appended since the last flush, in one call."""
+        if not self._unwritten:
+            return
+        data = b"".join(self._unwritten)
+        self._unwritten.clear()
+        self._unwritten_size = 0
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
     def _topic(self, topic: str) -> tuple[bytes, int]:
         """A topic's bytes on disk and their crc32, remembered for the next
         message on it (for at most 10,000 topics)."""
@@ -151,6 +172,7 @@ class Spool:
         return known
 
     def _rotate(self) -> _Segment:
+        self.flush()
         os.close(self._fd)
         self._closed_size += self._segments[-1].size
         segment = _Segment(self.next_seq, 0, 0)
@@ -215,6 +237,7 @@ class Spool:
 
     def _load(self, wanted: int) -> None:
         """Read records from disk at the cursor into memory."""
+        self.flush()
         index, offset = self._cursor
         while wanted > 0 and index < len(self._segments):
             segment = self._segments[index]
@@ -300,6 +323,7 @@ class Spool:
 
     def close(self) -> None:
         if self._fd >= 0:
+            self.flush()
             os.close(self._fd)
             self._fd = -1
 
