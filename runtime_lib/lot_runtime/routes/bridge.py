@@ -53,7 +53,7 @@ __all__ = ["BridgeMapping", "BridgeRoute", "RemoteBroker", "SiteBroker", "tls_co
 
 log = logging.getLogger("lot")
 
-BATCH = 64  # spooled records read from disk at a time
+BATCH = 256  # spooled records read from disk at a time
 WINDOW = 512  # records handed to one side and not yet answered
 TICK = 1.0  # seconds between spool syncs, status and counter updates
 EARLY_LIMIT = 10_000  # messages taken before the spools are open
@@ -188,6 +188,13 @@ class BridgeRoute:
         )
 
     # -- reading (inline in a connection's receive loop: never waits)
+
+    def flush(self) -> None:
+        """Write what was spooled to the files; a connection calls this
+        before it acknowledges what it read."""
+        for side in self.sides:
+            if side.spool is not None:
+                side.spool.flush()
 
     def deliver(self, topic: str, payload: bytes, retain: bool = False) -> None:
         """A message from the site's broker."""
@@ -351,6 +358,7 @@ class BridgeRoute:
             default_client_id=f"lot-{context.site}-{self.name}",
             filters=[*dict.fromkeys(h.plan.filter for h in side.hops)],
             on_message=on_message,
+            before_acknowledging=self.flush,
         )
 
         def send(topic: str, payload: bytes, retain: bool, done: Done) -> None:

@@ -46,8 +46,10 @@ def connect_remote(
     default_client_id: str,
     filters: Sequence[str],
     on_message: Callable[[str, bytes, bool], None],
+    before_acknowledging: Callable[[], None] | None = None,
 ) -> Connection:
-    """The connection (not started yet) to `broker`, subscribing `filters`."""
+    """The connection (not started yet) to `broker`, subscribing `filters`;
+    `before_acknowledging` runs before it acknowledges what it read."""
     value = context.resolve
     host = str(value(broker.address) or "")
     port = int(str(value(broker.port) or 1883))
@@ -79,7 +81,12 @@ def connect_remote(
         qos=1,
         tls_context=options,
     )
-    return Connection(settings, filters=filters, on_message=on_message)
+    return Connection(
+        settings,
+        filters=filters,
+        on_message=on_message,
+        before_acknowledging=before_acknowledging,
+    )
 
 
 def tls_context(

@@ -8,12 +8,21 @@ reader takes records from its own position, which starts at `committed`
 when the spool is opened: what was not confirmed is sent again, and the
 records between `committed` and `sent` are counted as possible duplicates.
 
-Records are written with one `os.write` each and without fsync: a killed
-process loses nothing (the kernel has the bytes); `sync()` flushes them to
-the device, which the owner calls about once a second to bound what a power
-loss can take.  Each record carries a CRC, so a torn tail is cut off when the
-spool is opened.  When the spool holds more than its limit, the oldest
-segment is dropped whole and its records are counted in `dropped`.
+Appends are buffered and reach the file in one `os.write` per `flush()`,
+which the owner calls before the messages are acknowledged to the broker
+they came from, and which every read does first, so nothing is handed on
+that is not in the file.  There is no fsync on that path: a killed process
+loses nothing (the kernel has the bytes); `sync()` flushes to the device,
+which the owner calls about once a second to bound what a power loss can
+take.  Each record carries a CRC, so a torn tail is cut off when the spool
+is opened.  When the spool holds more than its limit, the oldest segment is
+dropped whole and its records are counted in `dropped`.
+
+A reader that keeps up never reads the files: the newest records are also
+kept in memory (up to `MEMORY_RECORDS`), and a read at their start takes
+them from there.  The cursor is two fixed slots written in turn with
+`pwrite`, each with a sequence number and a CRC, so saving it is one system
+call and a torn slot leaves the other one.
 """
 
 from __future__ import annotations
@@ -22,14 +31,21 @@ import logging
 import os
 import struct
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Position", "Record", "Spool"]
+__all__ = ["MEMORY_RECORDS", "Position", "Record", "Spool"]
 
 log = logging.getLogger("lot")
 
+MEMORY_RECORDS = 4096  # newest records also kept in memory for the reader
+
 _HEADER = struct.Struct("<IHIB")  # crc32, topic length, payload length, flags
+_BODY = struct.Struct("<HIB")  # the header without its crc
+_CRC = struct.Struct("<I")
+_SLOT = struct.Struct("<QQQQQ")  # sequence, committed, sent (segment, offset)
+_SLOT_BYTES = 64  # a slot: the fields, their crc32, padding
 _RETAIN = 0x01
 _SUFFIX = ".seg"
 _CHUNK = 1 << 20
@@ -49,11 +65,10 @@ class Record:
     end: Position  # where the next record starts
 
 
-def _encode(topic: str, payload: bytes, retain: bool) -> bytes:
-    name = topic.encode()
-    flags = _RETAIN if retain else 0
-    body = struct.pack("<HIB", len(name), len(payload), flags) + name + payload
-    return struct.pack("<I", zlib.crc32(body)) + body
+def _encode(name: bytes, payload: bytes, retain: bool) -> bytes:
+    body = _BODY.pack(len(name), len(payload), _RETAIN if retain else 0)
+    crc = zlib.crc32(payload, zlib.crc32(name, zlib.crc32(body)))
+    return _CRC.pack(crc) + body + name + payload
 
 
 class Spool:
@@ -71,10 +86,18 @@ class Spool:
         self.segment_bytes = segment_bytes
         self.dropped = 0  # records thrown away because the spool was full
         self._counts: dict[int, int] = {}  # segment -> records in it
-        self._sizes: dict[int, int] = {}  # segment -> bytes in it
+        self._sizes: dict[int, int] = {}  # segment -> bytes in it (buffer too)
+        self._total = 0  # bytes in all segments
+        self._buffer: list[bytes] = []  # appended, not yet in the tail file
+        # The newest records, (start, record), contiguous up to the end.
+        self._memory: deque[tuple[Position, Record]] = deque()
         folder.mkdir(parents=True, exist_ok=True)
+        self._cursor_fd = os.open(folder / "cursor", os.O_RDWR | os.O_CREAT, 0o600)
+        self._cursor_sequence = 0
         self.committed, sent = self._load_cursor()
         self._recover()
+        self._tail = max(self._sizes)
+        self._total = sum(self._sizes.values())
         self.read_at = self.committed
         self.resent_at_open = self._records_between(self.committed, sent)
         self._unsent = self._records_between(self.read_at, self._end())
@@ -99,41 +122,69 @@ class Spool:
     def append(self, topic: str, payload: bytes, retain: bool) -> Position:
         """Add a record at the end; returns where the next one will start
         (the `end` the record has when it is read)."""
-        record = _encode(topic, payload, retain)
-        tail = max(self._sizes)
-        if self._sizes[tail] and self._sizes[tail] + len(record) > self.segment_bytes:
+        record = _encode(topic.encode(), payload, retain)
+        tail = self._tail
+        start = self._sizes[tail]
+        if start and start + len(record) > self.segment_bytes:
             self._rotate(tail + 1)
-            tail += 1
-        os.write(self._fd, record)
-        self._sizes[tail] += len(record)
+            tail, start = self._tail, 0
+        self._buffer.append(record)
+        end = Position(tail, start + len(record))
+        self._sizes[tail] = end.offset
         self._counts[tail] += 1
+        self._total += len(record)
         self._unsent += 1
         self._backlog += 1
-        self._dirty = True
-        end = Position(tail, self._sizes[tail])
-        if sum(self._sizes.values()) > self.limit_bytes and len(self._sizes) > 1:
+        memory = self._memory
+        memory.append((Position(tail, start), Record(topic, payload, retain, end)))
+        if len(memory) > MEMORY_RECORDS:
+            memory.popleft()
+        if self._total > self.limit_bytes and len(self._sizes) > 1:
             self._drop_oldest()
         return end
 
+    def flush(self) -> None:
+        """Write the appended records to the tail file (one system call)."""
+        if self._buffer:
+            data = b"".join(self._buffer)
+            self._buffer.clear()
+            self._dirty = True
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+
     def sync(self) -> None:
         """Flush appended records to the device (bounds a power loss)."""
+        self.flush()
         if self._dirty:
             self._dirty = False
             os.fsync(self._fd)
+            os.fsync(self._cursor_fd)
 
     def close(self) -> None:
         self.sync()
         os.close(self._fd)
+        os.close(self._cursor_fd)
 
     # -- reading and confirming
 
     def read(self, limit: int) -> list[Record]:
         """Up to `limit` records from the reader's position, which moves on."""
+        self.flush()
         found: list[Record] = []
-        while len(found) < limit and self.read_at < self._end():
+        end = self._end()
+        memory = self._memory
+        while len(found) < limit and self.read_at < end:
             segment, offset = self.read_at.segment, self.read_at.offset
             if offset >= self._sizes.get(segment, 0):
                 self.read_at = Position(segment + 1, 0)
+                continue
+            while memory and memory[0][0] < self.read_at:
+                memory.popleft()  # behind the reader: never read from memory
+            if memory and memory[0][0] == self.read_at:
+                while memory and len(found) < limit:
+                    found.append(memory.popleft()[1])
+                self.read_at = found[-1].end
                 continue
             with open(self._path(segment), "rb") as file:
                 file.seek(offset)
@@ -144,7 +195,7 @@ class Spool:
         return found
 
     def mark_sent(self) -> None:
-        """Remember, durably, that everything before the reader may be sent."""
+        """Remember that everything before the reader may have been sent."""
         self._save_cursor(self.committed, self.read_at)
 
     def commit(self, upto: Position, count: int) -> None:
@@ -170,21 +221,22 @@ class Spool:
         return self.folder / f"{segment:010d}{_SUFFIX}"
 
     def _end(self) -> Position:
-        tail = max(self._sizes)
-        return Position(tail, self._sizes[tail])
+        return Position(self._tail, self._sizes[self._tail])
 
     def _open_tail(self) -> int:
-        path = self._path(max(self._sizes))
+        path = self._path(self._tail)
         return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def _rotate(self, segment: int) -> None:
+        self.flush()
         os.fsync(self._fd)
         os.close(self._fd)
         self._sizes[segment] = self._counts[segment] = 0
+        self._tail = segment
         self._fd = self._open_tail()
 
     def _remove(self, segment: int) -> None:
-        self._sizes.pop(segment, None)
+        self._total -= self._sizes.pop(segment, 0)
         self._counts.pop(segment, None)
         self._path(segment).unlink(missing_ok=True)
 
@@ -213,6 +265,7 @@ class Spool:
 
     def _records_between(self, start: Position, stop: Position | None) -> int:
         """Records from `start` up to `stop` (the end when None), by scanning."""
+        self.flush()
         stop = stop or self._end()
         count = 0
         for segment in sorted(self._sizes):
@@ -277,19 +330,38 @@ class Spool:
             self._sizes[first] = self._counts[first] = 0
             self._path(first).touch()
             self.committed = max(self.committed, Position(first, 0))
-        if self.committed > self._end():
-            self.committed = self._end()
+        tail = max(self._sizes)
+        if self.committed > Position(tail, self._sizes[tail]):
+            self.committed = Position(tail, self._sizes[tail])
+
+    # -- the cursor
 
     def _load_cursor(self) -> tuple[Position, Position]:
-        try:
-            numbers = [int(n) for n in (self.folder / "cursor").read_text().split()]
-            committed = Position(numbers[0], numbers[1])
-            return committed, Position(numbers[2], numbers[3])
-        except (OSError, ValueError, IndexError):
+        """The newest intact slot's positions (the start when there is none)."""
+        data = os.pread(self._cursor_fd, 2 * _SLOT_BYTES, 0)
+        best: tuple[int, Position, Position] | None = None
+        for at in (0, _SLOT_BYTES):
+            slot = data[at : at + _SLOT.size + _CRC.size]
+            if len(slot) < _SLOT.size + _CRC.size:
+                continue
+            (crc,) = _CRC.unpack_from(slot, _SLOT.size)
+            if zlib.crc32(slot[: _SLOT.size]) != crc:
+                continue
+            sequence, *numbers = _SLOT.unpack_from(slot)
+            if best is None or sequence > best[0]:
+                committed = Position(numbers[0], numbers[1])
+                best = (sequence, committed, Position(numbers[2], numbers[3]))
+        if best is None:
             return Position(0, 0), Position(0, 0)
+        self._cursor_sequence = best[0]
+        return best[1], best[2]
 
     def _save_cursor(self, committed: Position, sent: Position) -> None:
-        text = f"{committed.segment} {committed.offset} {sent.segment} {sent.offset}\n"
-        temporary = self.folder / "cursor.new"
-        temporary.write_text(text)
-        os.replace(temporary, self.folder / "cursor")
+        self._cursor_sequence += 1
+        sequence = self._cursor_sequence
+        fields = _SLOT.pack(
+            sequence, committed.segment, committed.offset, sent.segment, sent.offset
+        )
+        slot = fields + _CRC.pack(zlib.crc32(fields))
+        os.pwrite(self._cursor_fd, slot, (sequence % 2) * _SLOT_BYTES)
+        self._dirty = True
