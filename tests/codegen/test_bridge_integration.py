@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from conftest import REPO
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from support.mosquitto import Mosquitto, free_port
+from support.site_process import SiteProcess
 
 from lotc import cli
 
@@ -80,55 +79,21 @@ def _build(tmp_path: Path, text: str) -> Path:
     return tree
 
 
-class Site:
+class Site(SiteProcess):
     """The generated depot site as a process of its own."""
 
     def __init__(self, tree: Path, edge: Mosquitto, env: dict[str, str]) -> None:
-        self.tree, self.edge, self.env = tree, edge, env
-        self.log = tree.parent / "site.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        environment = {
-            **os.environ,
-            "PYTHONPATH": str(self.tree),
-            "LOT_BROKER_URL": self.edge.url,
-            "LOT_LOG_LEVEL": "DEBUG",
-            **self.env,
-        }
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "depot_uplink", "run"],
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(5)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        super().__init__(
+            tree, "depot_uplink", edge, log=tree.parent / "site.log", env=env
+        )
+        self.edge = edge
 
     def wait_status(self, done, timeout: float = 20.0) -> str:
         """Wait until the bridge's retained status satisfies done(text)."""
         deadline = time.monotonic() + timeout
         text = ""
         while time.monotonic() < deadline:
-            assert self.process is not None and self.process.poll() is None, (
-                self.output()
-            )
+            assert self.running, self.output()
             found = self.edge.retained(STATUS, timeout=0.3)
             text = found.decode() if found else ""
             if done(text):
@@ -472,9 +437,9 @@ def test_the_uplink_over_tls_with_a_test_ca_and_a_client_certificate(tmp_path):
             with cloud.collect("depot-north/alarms/#") as up:
                 site.start()
                 site.wait_status(lambda s: s == "connected")
-                edge.publish("alarms/p-07/tls", site.env["DEPOT_ID"])
+                edge.publish("alarms/p-07/tls", site.environment["DEPOT_ID"])
                 [alarm] = up.wait_for(1, timeout=10)
             site.stop()
-            assert alarm.payload == site.env["DEPOT_ID"].encode()
+            assert alarm.payload == site.environment["DEPOT_ID"].encode()
             assert PASSWORD not in site.output()
             assert "certpass" not in site.output()

@@ -10,15 +10,13 @@ changes only the device's port, as the simulator listens on a free port.
 
 from __future__ import annotations
 
-import os
 import struct
-import subprocess
-import sys
 import time
 
 import pytest
 from conftest import REPO
 from support.modbus import ModbusSimulator
+from support.site_process import SiteProcess
 
 from lotc import cli
 
@@ -69,28 +67,23 @@ def test_the_gateway_reading_lands_in_the_archive(
     postgres.sql(SCHEMA, database="depot_history")
     tree = _build(tmp_path, device.port)
     device.write("holding_register", 10, _float32(20.5))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tree),
-        "LOT_BROKER_URL": mosquitto.url,
-        "LOT_STATE_DIR": str(tmp_path / "state"),
-        "BOILER_HOST": "127.0.0.1",
-        "ARCHIVE_HOST": f"{postgres.host}:{postgres.port}",
-        "ARCHIVE_USER": postgres.user,
-        "LOT_SECRET_ARCHIVE_PASSWORD": "not-needed-with-trust",
-    }
-    log = tmp_path / "site.log"
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "boiler_gateway", "run"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    process = SiteProcess(
+        tree,
+        "boiler_gateway",
+        mosquitto,
+        log=tmp_path / "site.log",
+        env={
+            "LOT_STATE_DIR": str(tmp_path / "state"),
+            "BOILER_HOST": "127.0.0.1",
+            "ARCHIVE_HOST": f"{postgres.host}:{postgres.port}",
+            "ARCHIVE_USER": postgres.user,
+            "LOT_SECRET_ARCHIVE_PASSWORD": "not-needed-with-trust",
+        },
+    ).start()
     try:
         with mosquitto.collect(RAW) as seen:
             seen.wait_until(lambda ms: any(m.payload == b"20.5" for m in ms), 15)
-            assert b"20.5" in seen.payloads(), log.read_text()
+            assert b"20.5" in seen.payloads(), process.output()
             device.write("holding_register", 10, _float32(21.7))
             written = time.monotonic()
             seen.wait_until(lambda ms: any(m.payload == b"21.7" for m in ms), 3)
@@ -105,12 +98,11 @@ def test_the_gateway_reading_lands_in_the_archive(
                 "SELECT flow_temp_c FROM boiler_samples", database="depot_history"
             )
             time.sleep(0.2)
-        assert ["21.7"] in rows, log.read_text()
+        assert ["21.7"] in rows, process.output()
         [[boiler, depot]] = postgres.sql(
             "SELECT DISTINCT boiler, depot FROM boiler_samples",
             database="depot_history",
         )
         assert (boiler, depot) == ("boiler-2", "depot")
     finally:
-        process.terminate()
-        process.wait(10)
+        process.stop()

@@ -12,16 +12,13 @@ a SIGKILL of the site while the server is down, and the dead-letter topic.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 from conftest import REPO
+from support.site_process import SiteProcess
 
 from lotc import cli
 
@@ -56,55 +53,28 @@ def database(postgres):
     return postgres
 
 
-class Historian:
+class Historian(SiteProcess):
     """The generated site in a child process; SIGKILL-able, restartable."""
 
     def __init__(self, tree: Path, broker, database, state: Path) -> None:
-        self.tree, self.broker, self.state = tree, broker, state
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(tree),
-            "LOT_BROKER_URL": broker.url,
-            "LOT_LOG_LEVEL": "INFO",
-            "LOT_STATE_DIR": str(state),
-            "ARCHIVE_HOST": f"{database.host}:{database.port}",
-            "ARCHIVE_USER": database.user,
-            "LOT_SECRET_ARCHIVE_PASSWORD": "not-needed-with-trust",
-        }
-        self.log = state.parent / "historian.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            tree,
+            PACKAGE,
+            broker,
+            log=state.parent / "historian.log",
+            env={
+                "LOT_LOG_LEVEL": "INFO",
+                "LOT_STATE_DIR": str(state),
+                "ARCHIVE_HOST": f"{database.host}:{database.port}",
+                "ARCHIVE_USER": database.user,
+                "LOT_SECRET_ARCHIVE_PASSWORD": "not-needed-with-trust",
+            },
+        )
 
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", PACKAGE, "run"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.broker.retained(f"lot/{SITE}/status", timeout=0.3) == b"online":
-                return
-            assert self.process.poll() is None, self.output()
-        pytest.fail(f"the historian never came online:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(5)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def start(self) -> Historian:
+        super().start()
+        self.wait_online(SITE)
+        return self
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ a fresh virtual environment and runs the console script, as on a device.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from support.site_process import SiteProcess
 
 from lotc import cli
 
@@ -44,58 +44,22 @@ def _write_site(folder: Path, name: str, lot: str) -> Path:
     return folder
 
 
-class SiteProcess:
-    """``python -m <package> run`` in a child process, logs kept for failures."""
-
-    def __init__(self, tree: Path, package: str, broker, *extra: str, env=None):
-        self.log = tree.parent / f"{package}.log"
-        environment = {
-            **os.environ,
-            "PYTHONPATH": str(tree),
-            "LOT_BROKER_URL": broker.url,
-            "LOT_LOG_LEVEL": "DEBUG",
-            **(env or {}),
-        }
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", package, "run", *extra],
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
-def _wait_online(broker, site: str, process: SiteProcess, timeout=10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if broker.retained(f"lot/{site}/status", timeout=0.5) == b"online":
-            return
-        assert process.process.poll() is None, process.output()
-    pytest.fail(f"site {site} never came online:\n{process.output()}")
-
-
 @pytest.fixture
 def running(mosquitto):
     """Start generated sites; stop them all at the end of the test."""
     started: list[SiteProcess] = []
 
     def start(tree: Path, package: str, site: str, *extra: str, env=None):
-        process = SiteProcess(tree, package, mosquitto, *extra, env=env)
+        process = SiteProcess(
+            tree,
+            package,
+            mosquitto,
+            log=tree.parent / f"{package}.log",
+            env=env,
+            args=extra,
+        ).start()
         started.append(process)
-        _wait_online(mosquitto, site, process)
+        process.wait_online(site)
         return process
 
     yield start
@@ -197,7 +161,7 @@ def test_a_bad_payload_is_skipped_and_the_next_one_processed(mosquitto, service)
         time.sleep(0.3)
         assert len(seen.messages) == 1
     assert (result.topic, result.payload) == ("divide/result/b", b"25")
-    assert process.process.poll() is None
+    assert process.running
     assert "ZeroDivisionError" in process.output()
 
 
@@ -208,12 +172,12 @@ def test_the_site_carries_on_after_the_broker_is_killed_and_restarted(
     mosquitto.kill()
     time.sleep(1.0)
     mosquitto.start()
-    _wait_online(mosquitto, "service", process, timeout=30)
+    process.wait_online("service", timeout=30)
     with mosquitto.collect("divide/result/#") as seen:
         mosquitto.publish("divide/c", b"5")
         [result] = seen.wait_for(1, timeout=10)
     assert result.payload == b"20"
-    assert process.process.poll() is None
+    assert process.running
 
 
 def test_sigterm_publishes_offline_and_exits_zero(mosquitto, service):
@@ -234,9 +198,13 @@ def test_missing_env_and_secrets_exit_2_listing_all(tmp_path, mosquitto):
     )
     tree = _build(site, tmp_path)
     process = SiteProcess(
-        tree, "needy", mosquitto, env={"LOT_SECRETS_DIR": str(tmp_path / "none")}
-    )
-    assert process.process.wait(10) == 2
+        tree,
+        "needy",
+        mosquitto,
+        log=tmp_path / "needy.log",
+        env={"LOT_SECRETS_DIR": str(tmp_path / "none")},
+    ).start()
+    assert process.process is not None and process.process.wait(10) == 2
     output = process.output()
     assert "PLANT_ID" in output and "API_TOKEN" in output
 
