@@ -415,6 +415,52 @@ def test_the_link_rests_after_a_large_read_only_when_no_confirmation_is_due():
     assert not connection.packets(link, large)  # PUBACKs are due: keep reading
 
 
+class _BatchSession:
+    """A link's session that keeps every batch of packets it was given."""
+
+    def __init__(self):
+        self.batches: list[list[str]] = []
+
+    def packets(self, link, batch):
+        self.batches.append([p.payload.decode() for p in batch])
+        return False
+
+    def writable(self, link):
+        pass
+
+
+def _feed(link, data: bytes) -> None:
+    """What asyncio does for a read of `data`: copy it into the link's buffer."""
+    while data:
+        buffer = link.get_buffer(-1)
+        size = min(len(buffer), len(data))
+        buffer[:size] = data[:size]
+        link.buffer_updated(size)
+        data = data[size:]
+
+
+def test_the_link_decodes_frames_split_across_reads_and_larger_than_its_buffer():
+    import mqtt5
+    from lot_runtime import link as link_module
+
+    async def scenario():
+        session = _BatchSession()
+        link = link_module.Link(session)
+        frames = [mqtt5.PublishPacket("t", str(n).encode()).write() for n in range(3)]
+        stream = b"".join(frames)
+        _feed(link, stream[:5])  # half a frame: nothing yet
+        _feed(link, stream[5 : len(frames[0]) + 2])  # the first and a bit
+        _feed(link, stream[len(frames[0]) + 2 :])  # the other two at once
+        assert session.batches == [["0"], ["1", "2"]]
+
+        big = b"b" * (3 * link_module.READ_BUFFER)  # needs the buffer to grow
+        _feed(link, mqtt5.PublishPacket("t", big).write() + frames[0])
+        assert session.batches[-1] == [big.decode(), "0"]
+        assert len(session.batches) == 3
+
+    asyncio.run(scenario())
+
+
 def test_the_handler_gets_each_message_s_retain_flag_also_after_it_waited():
     import mqtt5
     from lot_runtime import mqtt
