@@ -358,6 +358,8 @@ def main() -> int:
         "--quick", action="store_true", help="a tenth of the messages: a smoke run"
     )
     args = parser.parse_args()
+    if not (HARNESS / "c").is_dir():
+        parser.error(f"no benchmark harness at {HARNESS} (set LOTC_SHARED)")
     subjects = args.subjects.split(",")
     scale = 10 if args.quick else 1
     plan = [
