@@ -2,13 +2,21 @@
 
 `write_report` replaces the marked section of bench/RESULTS.md and draws
 bench/runtime/results.png. Run alone, it reports build/bench-runtime/
-results.jsonl again (`python bench/runtime/report.py`).
+results.jsonl again (`python bench/runtime/report.py`; `--record` also adds
+that run to the history).
+
+The ratios to Node-RED depend on the machine more than on anything else:
+the broker is single-threaded and its CPU per message differs twofold
+between the machines of this kind.  So each full run also appends one line
+to bench/runtime/history.jsonl (date, commit, CPU, the same-round ratios,
+which targets held), and the section shows every run recorded there.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +24,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parent / "RESULTS.md"
 PLOT = HERE / "results.png"
+HISTORY = HERE / "history.jsonl"
 BEGIN, END = "<!-- bench/runtime: begin -->", "<!-- bench/runtime: end -->"
 LABELS = {
     "site": "lotc site",
@@ -94,18 +103,22 @@ def _table(results: list[Row], subjects: Sequence[str]) -> list[str]:
     return lines
 
 
-def _targets(results: list[Row]) -> list[str]:
-    def median(values: list[float]) -> float:
-        return statistics.median(values) if values else float("nan")
+def _median_ratio(
+    results: list[Row], tag: str, key: str, subject: str = "site"
+) -> float:
+    values = _ratios(results, tag, key, subject)
+    return statistics.median(values) if values else float("nan")
 
-    q0 = median(_ratios(results, "flood_qos0", "msg_per_s"))
-    q0cpu = median(_ratios(results, "flood_qos0", "cpu_us_per_msg"))
-    q1 = median(_ratios(results, "flood_qos1", "msg_per_s"))
-    q1cpu = median(_ratios(results, "flood_qos1", "cpu_us_per_msg"))
-    rss = median(
-        _ratios(results, "flood_qos0", "peak_rss_mb")
-        + _ratios(results, "flood_qos1", "peak_rss_mb")
-    )
+
+def _checks(results: list[Row]) -> list[tuple[str, bool, str]]:
+    """The issue's targets: (name, held, the figure that decided it)."""
+    q0 = _median_ratio(results, "flood_qos0", "msg_per_s")
+    q0cpu = _median_ratio(results, "flood_qos0", "cpu_us_per_msg")
+    q1 = _median_ratio(results, "flood_qos1", "msg_per_s")
+    q1cpu = _median_ratio(results, "flood_qos1", "cpu_us_per_msg")
+    rss_ratios = _ratios(results, "flood_qos0", "peak_rss_mb")
+    rss_ratios += _ratios(results, "flood_qos1", "peak_rss_mb")
+    rss = statistics.median(rss_ratios) if rss_ratios else float("nan")
     site_rss = max(
         (float(r["peak_rss_mb"]) for r in results if r["subject"] == "site"),
         default=float("nan"),
@@ -114,10 +127,9 @@ def _targets(results: list[Row]) -> list[str]:
         (float(r["idle_rss_mb"]) for r in results if r["subject"] == "site"),
         default=float("nan"),
     )
-    p50 = median(_ratios(results, "paced_1000_nodelay", "p50_ms"))
-    p50_default = median(_ratios(results, "paced_1000", "p50_ms"))
+    p50 = _median_ratio(results, "paced_1000_nodelay", "p50_ms")
     lost = sum(int(r["lost"]) for r in results)
-    checks = [
+    return [
         ("nothing lost (every subject, every run)", lost == 0, f"{lost} lost"),
         ("QoS 0: site ≥ 2x Node-RED's msg/s", q0 >= 2, f"{q0:.2f}x"),
         ("QoS 0: site CPU/msg ≤ 40 % of Node-RED's", q0cpu <= 0.4, f"{q0cpu:.0%}"),
@@ -136,6 +148,11 @@ def _targets(results: list[Row]) -> list[str]:
             f"{p50:.2f}",
         ),
     ]
+
+
+def _targets(results: list[Row]) -> list[str]:
+    checks = _checks(results)
+    p50_default = _median_ratio(results, "paced_1000", "p50_ms")
     lines = ["| target (issue 8) | held | site / Node-RED, median of rounds |"]
     lines.append("|---|---|---|")
     for name, ok, figure in checks:
@@ -150,6 +167,56 @@ def _targets(results: list[Row]) -> list[str]:
         "where the broker sets every subject's latency | – | "
         f"{p50_default:.2f} |"
     )
+    return lines
+
+
+def summary(results: list[Row], versions: dict[str, str]) -> Row:
+    """One run in a line of the history: where, what, and how it compared."""
+    ratios = {
+        f"{name}_{what}": round(_median_ratio(results, tag, key, subject), 3)
+        for name, tag in (("qos0", "flood_qos0"), ("qos1", "flood_qos1"))
+        for what, key, subject in (
+            ("rate", "msg_per_s", "site"),
+            ("cpu", "cpu_us_per_msg", "site"),
+            ("c_rate", "msg_per_s", "c"),
+        )
+    }
+    checks = _checks(results)
+    return {
+        "date": versions.get("date", ""),
+        "commit": versions.get("lotc commit", ""),
+        "cpu": versions.get("cpu", ""),
+        **ratios,
+        "held": sum(ok for _, ok, _ in checks),
+        "targets": len(checks),
+        "missed": [name for name, ok, _ in checks if not ok],
+    }
+
+
+def _history() -> list[Row]:
+    if not HISTORY.exists():
+        return []
+    return [json.loads(line) for line in HISTORY.read_text().splitlines() if line]
+
+
+def _history_table(runs: list[Row]) -> list[str]:
+    lines = [
+        "Every full run, oldest first (bench/runtime/history.jsonl): site / "
+        "Node-RED and, for scale, C reference / Node-RED, medians of rounds.",
+        "",
+        "| date | commit | cpu | QoS 0 msg/s | QoS 0 CPU | QoS 1 msg/s | QoS 1 CPU "
+        "| C: QoS 0 / QoS 1 msg/s | targets held |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        missed = "; missed: " + ", ".join(run["missed"]) if run["missed"] else ""
+        lines.append(
+            f"| {run['date']} | {run['commit']} | {run['cpu']} "
+            f"| {run['qos0_rate']:.2f}x | {run['qos0_cpu']:.0%} "
+            f"| {run['qos1_rate']:.2f}x | {run['qos1_cpu']:.0%} "
+            f"| {run['qos0_c_rate']:.2f}x / {run['qos1_c_rate']:.2f}x "
+            f"| {run['held']} of {run['targets']}{missed} |"
+        )
     return lines
 
 
@@ -201,7 +268,11 @@ def section(
             ratios = _ratios(results, tag, "msg_per_s", "c")
             lines.append(f"{name} {_fmt_ratios(ratios)};")
         lines[-1] = lines[-1].rstrip(";") + "."
-    lines += ["", *_targets(results), "", "Machine and versions:", ""]
+    lines += ["", *_targets(results), ""]
+    runs = _history()
+    if runs:
+        lines += [*_history_table(runs), ""]
+    lines += ["Machine and versions:", ""]
     lines += [f"- {key}: {value}" for key, value in versions.items()]
     lines += [
         "",
@@ -253,8 +324,18 @@ def plot(results: list[Row], subjects: Sequence[str]) -> None:
 
 
 def write_report(
-    results: list[Row], versions: dict[str, str], rounds: int, subjects: Sequence[str]
+    results: list[Row],
+    versions: dict[str, str],
+    rounds: int,
+    subjects: Sequence[str],
+    *,
+    record: bool = False,
 ) -> None:
+    """Write the section and the plot; with `record`, first add this run to
+    the history (full runs only: a smoke run's ratios mean little)."""
+    if record:
+        with open(HISTORY, "a") as history:
+            history.write(json.dumps(summary(results, versions)) + "\n")
     text = section(results, versions, rounds, subjects)
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
     if BEGIN in old and END in old:
@@ -275,4 +356,10 @@ if __name__ == "__main__":
     build = HERE.parent.parent / "build" / "bench-runtime"
     saved = json.loads((build / "versions.json").read_text())
     rows = [json.loads(line) for line in (build / "results.jsonl").open()]
-    write_report(rows, saved["versions"], saved["rounds"], saved["subjects"])
+    write_report(
+        rows,
+        saved["versions"],
+        saved["rounds"],
+        saved["subjects"],
+        record="--record" in sys.argv[1:],
+    )

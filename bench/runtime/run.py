@@ -98,6 +98,14 @@ def prepare() -> dict[str, str]:
     return _versions(venv)
 
 
+def _commit() -> str:
+    """The commit measured, marked when the working tree differs from it."""
+    head = _output("git", "-C", REPO, "rev-parse", "--short", "HEAD")
+    changed = _output("git", "-C", REPO, "status", "--porcelain", "--", "lotc",
+                      "runtime_lib")  # fmt: skip
+    return head + (" (with local changes)" if changed else "")
+
+
 def _which(binary: str) -> str | None:
     return shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin")
 
@@ -118,6 +126,8 @@ def _versions(venv: Path) -> dict[str, str]:
             model = line.split(":", 1)[1].strip()
             break
     return {
+        "date": time.strftime("%Y-%m-%d"),
+        "lotc commit": _commit(),
         "cpu": f"{os.cpu_count()} x {model}",
         "memory": f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') >> 30}"
         " GiB",
@@ -401,7 +411,8 @@ def main() -> int:
         f"{load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f} at the start, "
         + "{:.2f} {:.2f} {:.2f} at the end".format(*os.getloadavg())
     )
-    write_report(results, versions, args.rounds, subjects)
+    full = not args.quick and set(subjects) == set(SUBJECTS)
+    write_report(results, versions, args.rounds, subjects, record=full)
     return 0
 
 
