@@ -53,7 +53,7 @@ __all__ = ["BridgeMapping", "BridgeRoute", "RemoteBroker", "SiteBroker", "tls_co
 
 log = logging.getLogger("lot")
 
-BATCH = 256  # spooled records read from disk at a time
+BATCH = 256  # spooled records taken at a time (from memory or the files)
 WINDOW = 512  # records handed to one side and not yet answered
 TICK = 1.0  # seconds between spool syncs, status and counter updates
 EARLY_LIMIT = 10_000  # messages taken before the spools are open

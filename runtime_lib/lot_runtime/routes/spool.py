@@ -8,15 +8,16 @@ reader takes records from its own position, which starts at `committed`
 when the spool is opened: what was not confirmed is sent again, and the
 records between `committed` and `sent` are counted as possible duplicates.
 
-Appends are buffered and reach the file in one `os.write` per `flush()`,
-which the owner calls before the messages are acknowledged to the broker
-they came from, and which every read does first, so nothing is handed on
-that is not in the file.  There is no fsync on that path: a killed process
-loses nothing (the kernel has the bytes); `sync()` flushes to the device,
-which the owner calls about once a second to bound what a power loss can
-take.  Each record carries a CRC, so a torn tail is cut off when the spool
-is opened.  When the spool holds more than its limit, the oldest segment is
-dropped whole and its records are counted in `dropped`.
+Appends are buffered (`PendingWrites`) and reach the file in one
+`os.write` per `flush()`, which the owner calls before the messages are
+acknowledged to the broker they came from, and which every read does first,
+so nothing is handed on that is not in the file.  There is no fsync on
+that path: a killed process loses nothing (the kernel has the bytes);
+`sync()` flushes to the device, which the owner calls about once a second
+to bound what a power loss can take.  Each record carries a CRC, so a torn
+tail is cut off when the spool is opened.  When the spool holds more than
+its limit, the oldest segment is dropped whole and its records are counted
+in `dropped`.
 
 A reader that keeps up never reads the files: the newest records are also
 kept in memory (up to `MEMORY_RECORDS`), and a read at their start takes
@@ -34,6 +35,8 @@ import zlib
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+
+from .pending_writes import PendingWrites
 
 __all__ = ["MEMORY_RECORDS", "Position", "Record", "Spool"]
 
@@ -88,7 +91,7 @@ class Spool:
         self._counts: dict[int, int] = {}  # segment -> records in it
         self._sizes: dict[int, int] = {}  # segment -> bytes in it (buffer too)
         self._total = 0  # bytes in all segments
-        self._buffer: list[bytes] = []  # appended, not yet in the tail file
+        self._buffer = PendingWrites()  # appended, not yet in the tail file
         # The newest records, (start, record), contiguous up to the end.
         self._memory: deque[tuple[Position, Record]] = deque()
         folder.mkdir(parents=True, exist_ok=True)
@@ -96,14 +99,13 @@ class Spool:
         self._cursor_sequence = 0
         self.committed, sent = self._load_cursor()
         self._recover()
-        self._tail = max(self._sizes)
+        self._fd = self._open_tail()
+        self._dirty = False
         self._total = sum(self._sizes.values())
         self.read_at = self.committed
         self.resent_at_open = self._records_between(self.committed, sent)
         self._unsent = self._records_between(self.read_at, self._end())
         self._backlog = self._unsent
-        self._fd = self._open_tail()
-        self._dirty = False
 
     # -- state
 
@@ -128,7 +130,8 @@ class Spool:
         if start and start + len(record) > self.segment_bytes:
             self._rotate(tail + 1)
             tail, start = self._tail, 0
-        self._buffer.append(record)
+        if self._buffer.add(record):
+            self.flush()
         end = Position(tail, start + len(record))
         self._sizes[tail] = end.offset
         self._counts[tail] += 1
@@ -145,13 +148,8 @@ class Spool:
 
     def flush(self) -> None:
         """Write the appended records to the tail file (one system call)."""
-        if self._buffer:
-            data = b"".join(self._buffer)
-            self._buffer.clear()
+        if self._buffer.write_to(self._fd):
             self._dirty = True
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
 
     def sync(self) -> None:
         """Flush appended records to the device (bounds a power loss)."""
@@ -330,9 +328,8 @@ class Spool:
             self._sizes[first] = self._counts[first] = 0
             self._path(first).touch()
             self.committed = max(self.committed, Position(first, 0))
-        tail = max(self._sizes)
-        if self.committed > Position(tail, self._sizes[tail]):
-            self.committed = Position(tail, self._sizes[tail])
+        self._tail = max(self._sizes)
+        self.committed = min(self.committed, self._end())
 
     # -- the cursor
 

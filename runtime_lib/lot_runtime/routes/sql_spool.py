@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from .pending_writes import PendingWrites
+
 __all__ = ["Record", "Spool"]
 
 log = logging.getLogger("lot")
@@ -47,8 +49,6 @@ _crc32 = zlib.crc32
 _new = tuple.__new__
 _MARK = "committed"
 _SUFFIX = ".seg"
-# Appended records wait in memory for `flush` up to this many bytes.
-_UNWRITTEN_LIMIT = 1 << 18
 
 
 class Record(NamedTuple):
@@ -97,8 +97,7 @@ class Spool:
         self._loaded = 0  # records below this are in memory or committed
         self._cursor = (0, 0)  # (segment index, byte offset) of record _loaded
         self._topics: dict[str, tuple[bytes, int]] = {}
-        self._unwritten: list[bytes] = []  # appended, not yet in the file
-        self._unwritten_size = 0
+        self._unwritten = PendingWrites()  # appended, not yet in the file
         self._open()
 
     # -- state
@@ -136,9 +135,7 @@ class Spool:
         if last.size and size > self.segment_size:
             last = self._rotate()
             size = len(data)
-        self._unwritten.append(data)
-        self._unwritten_size += len(data)
-        if self._unwritten_size >= _UNWRITTEN_LIMIT:
+        if self._unwritten.add(data):
             self.flush()
         seq = last.first + last.count
         last.count += 1
@@ -153,14 +150,7 @@ class Spool:
 
     def flush(self) -> None:
         """Write the records appended since the last flush, in one call."""
-        if not self._unwritten:
-            return
-        data = b"".join(self._unwritten)
-        self._unwritten.clear()
-        self._unwritten_size = 0
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        self._unwritten.write_to(self._fd)
 
     def _topic(self, topic: str) -> tuple[bytes, int]:
         """A topic's bytes on disk and their crc32, remembered for the next
