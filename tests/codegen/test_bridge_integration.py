@@ -105,6 +105,16 @@ class Site(SiteProcess):
         found = self.edge.retained(COUNTERS)
         return json.loads(found) if found else {}
 
+    def settled_counters(self, timeout: float = 10.0) -> dict[str, int]:
+        """The counters once nothing is spooled: they are published once a
+        second, so the last confirmations can trail the messages' arrival."""
+        deadline = time.monotonic() + timeout
+        counters = self.counters()
+        while counters.get("spooled") != 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            counters = self.counters()
+        return counters
+
 
 class Listener:
     """A cloud subscriber with a persistent session: it reconnects by itself
@@ -283,7 +293,7 @@ def _outage(brokers, depot, kill_site: bool, record) -> None:
         )
         duplicates = _check_all_in_order(seen, 2000)
         depot.wait_status(lambda s: s == "connected")
-        counters = depot.counters()
+        counters = depot.settled_counters()
         print(  # shown with -s; also recorded as test properties (--junitxml)
             f"\n{'SIGKILL, ' if kill_site else ''}cloud down "
             f"{time.monotonic() - down_at:.1f} s: 2000 alarms arrived in order, "
