@@ -224,6 +224,8 @@ TAG_KEYS = (
     choice("BYTE_ORDER", ("BIG", "LITTLE")),
     # Publish the server's source timestamp with the value (OPC UA).
     flag("SOURCE_TIMESTAMP", None),
+    # Characters an S7 STRING holds (its declared maximum; S7's default 254).
+    integer("LENGTH", 1, 254),
 )
 POLL_MAPPING_KEYS = (
     Key("EVERY", EVERY, default="1 SECONDS"),
@@ -327,6 +329,9 @@ S7_CONFIG = BlockSchema(
     "S7_CONFIG",
     (
         text("IP", "HOST", required=True),
+        # Not in the reference: ISO-on-TCP is port 102, and a PLC behind NAT
+        # or a simulator listens elsewhere.
+        port(default=102),
         choice(
             "CPU_TYPE",
             ("S7200", "S7300", "S7400", "S71200", "S71500", "LOGO"),

@@ -9,7 +9,8 @@ register or discrete input (LOT413).
 Addresses: with ``ADDRESS_TYPE`` the ADDRESS is the zero-based number in that
 table; without it, Modicon notation (``40011`` = holding register 10,
 ``300001`` = input register 0; 0xxxx coils, 1xxxx discrete inputs).  A
-STRING takes the registers of a range (``"40100-40109"``), 16 by default.
+STRING takes the registers of a range (``"40100-40109"``), else those of
+its ``LENGTH`` characters (two to a register), else 16.
 """
 
 from __future__ import annotations
@@ -158,8 +159,8 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
             messages.TYPE_WIDTH_MISMATCH,
             f"{data_type} takes {width} registers, but the address spans {count}",
         )
-    if data_type == "STRING" and count == 1:
-        width = STRING_REGISTERS
+    if data_type == "STRING":
+        width = _string_registers(tag, count)
     if address + width - 1 > LAST_ADDRESS:
         raise _Problem(
             messages.BAD_DEVICE_ADDRESS,
@@ -189,6 +190,24 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
     arguments.update(publishing(tag))
     arguments["_width"] = width
     return arguments
+
+
+def _string_registers(tag: Tag, count: int) -> int:
+    """Registers of a STRING: its address range, else enough for its
+    ``LENGTH`` characters (two to a register), else STRING_REGISTERS."""
+    length = number(tag.settings, "LENGTH")
+    if length is None:
+        return count if count > 1 else STRING_REGISTERS
+    needed = (int(length) + 1) // 2
+    if count > 1 and count != needed:
+        raise _Problem(
+            messages.TYPE_WIDTH_MISMATCH,
+            f"LENGTH {int(length)} takes {needed} registers, but the address "
+            f"spans {count}",
+            "drop LENGTH, or make the range match it",
+            key="LENGTH",
+        )
+    return needed
 
 
 def _span(tag: Tag, key: str) -> ast.Span:

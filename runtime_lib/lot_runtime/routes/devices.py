@@ -1,4 +1,4 @@
-"""What the device routes (Modbus, OPC UA) share: value text, change filters,
+"""What the device routes (Modbus, OPC UA, S7) share: value text, change filters,
 reconnect delays, the outage bookkeeping that logs each outage once, and the
 queue of commands written to the device.
 
