@@ -1,8 +1,9 @@
-"""Device route benchmark: Modbus tags per second polled by one site process.
+"""Device route benchmark: tags per second polled by one site process.
 
-``python bench/devices/run.py`` starts a pymodbus simulator (in this process)
-and Mosquitto on free ports, then runs a site with one ``ModbusRoute`` in a
-child process for each configuration below, and counts, over a window of
+``python bench/devices/run.py`` starts a pymodbus simulator and an S7 server
+(python-snap7's, both in this process) and Mosquitto on free ports, then runs
+a site with one ``ModbusRoute`` or ``S7Route`` in a child process for each
+configuration below, and counts, over a window of
 ``--seconds``, the tag values that reach the broker and the CPU time the site
 process used.  Every value is published at every poll (no deadband), so
 values on the broker = tags polled.
@@ -29,8 +30,12 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from support.modbus import ModbusSimulator  # noqa: E402
 from support.mosquitto import Mosquitto  # noqa: E402
+from support.s7 import S7Simulator  # noqa: E402
 
-SITE = """\
+# One site script per protocol: argv is the device port, the tag count, the
+# data type, the poll period and the broker URL.
+SITES = {
+    "Modbus": """\
 import sys
 from lot_runtime import Site, main
 from lot_runtime.routes.modbus import ModbusRoute, ModbusTag
@@ -45,14 +50,35 @@ tags = tuple(
 route = ModbusRoute(name="Bench", host="127.0.0.1", port=int(port), tags=tags)
 site = Site(name="bench-devices", routes=(route,))
 raise SystemExit(main(site, ["run", "--broker", url]))
-"""
+""",
+    "S7": """\
+import sys
+from lot_runtime import Site, main
+from lot_runtime.routes.s7 import S7Route, S7Tag
 
-# (tags, data type, poll period in seconds)
+port, count, data_type, every, url = sys.argv[1:6]
+width = {"INT": 2, "REAL": 4}[data_type]
+tags = tuple(
+    S7Tag(name=f"t{i}", db=1, start=i * width, topic=f"bench/t{i}",
+          data_type=data_type, every=float(every))
+    for i in range(int(count))
+)
+route = S7Route(name="Bench", host="127.0.0.1", port=int(port), tags=tags)
+site = Site(name="bench-devices", routes=(route,))
+raise SystemExit(main(site, ["run", "--broker", url]))
+""",
+}
+
+# (protocol, tags, data type, poll period in seconds)
 CONFIGURATIONS = [
-    (100, "UINT16", 1.0),
-    (1_000, "UINT16", 0.1),
-    (1_000, "FLOAT32", 0.1),
-    (5_000, "UINT16", 0.1),
+    ("Modbus", 100, "UINT16", 1.0),
+    ("Modbus", 1_000, "UINT16", 0.1),
+    ("Modbus", 1_000, "FLOAT32", 0.1),
+    ("Modbus", 5_000, "UINT16", 0.1),
+    ("S7", 100, "INT", 1.0),
+    ("S7", 1_000, "INT", 0.1),
+    ("S7", 1_000, "REAL", 0.1),
+    ("S7", 5_000, "INT", 0.1),
 ]
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -109,7 +135,9 @@ def measure(
     }
 
 
-def render(results: list[tuple[tuple[int, str, float], dict[str, float]]]) -> str:
+def render(
+    results: list[tuple[tuple[str, int, str, float], dict[str, float]]],
+) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
         capture_output=True,
@@ -118,7 +146,7 @@ def render(results: list[tuple[tuple[int, str, float], dict[str, float]]]) -> st
     ).stdout.strip()
     load = os.getloadavg()
     lines = [
-        "## Device routes: Modbus tags polled per second",
+        "## Device routes: tags polled per second",
         "",
         "Written by `python bench/devices/run.py`; rerun it rather than edit.",
         "",
@@ -127,20 +155,21 @@ def render(results: list[tuple[tuple[int, str, float], dict[str, float]]]) -> st
         f"Python {platform.python_version()}",
         f"- lotc commit: {commit}",
         f"- load average before: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
-        "- one site process, one `ModbusRoute`, the pymodbus simulator and the "
-        "broker on the same machine; every value published at every poll",
-        "- the counting subscriber and the simulator share one Python process:",
+        "- one site process, one `ModbusRoute` or `S7Route`, the simulators and "
+        "the broker on the same machine; every value published at every poll",
+        "- the counting subscriber and the simulators share one Python process:",
         "  where the site's CPU share stays well below one core, they, not the",
-        "  route, set the ceiling",
+        "  route, set the ceiling (the S7 server answers each request in a",
+        "  Python thread)",
         "",
-        "| tags | type | period | asked (tags/s) | polled and published (tags/s) | "
-        "site CPU (share of one core) |",
-        "|---|---|---|---|---|---|",
+        "| protocol | tags | type | period | asked (tags/s) | "
+        "polled and published (tags/s) | site CPU (share of one core) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for (tags, data_type, every), found in results:
+    for (protocol, tags, data_type, every), found in results:
         lines.append(
-            f"| {tags:,} | {data_type} | {every:g} s | {found['offered']:,.0f} | "
-            f"{found['rate']:,.0f} | {found['cpu']:.0%} |"
+            f"| {protocol} | {tags:,} | {data_type} | {every:g} s | "
+            f"{found['offered']:,.0f} | {found['rate']:,.0f} | {found['cpu']:.0%} |"
         )
     return "\n".join(lines)
 
@@ -164,19 +193,29 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / "site.py"
-        script.write_text(textwrap.dedent(SITE))
+        scripts = {}
+        for protocol, text in SITES.items():
+            scripts[protocol] = Path(folder) / f"site_{protocol.lower()}.py"
+            scripts[protocol].write_text(textwrap.dedent(text))
         results = []
         with (
             Mosquitto(Path(folder) / "broker") as broker,
-            ModbusSimulator(size=10_000) as device,
+            ModbusSimulator(size=10_000) as modbus,
+            S7Simulator(size=20_000) as s7,
         ):
-            for tags, data_type, every in CONFIGURATIONS:
+            devices = {"Modbus": modbus, "S7": s7}
+            for protocol, tags, data_type, every in CONFIGURATIONS:
                 found = measure(
-                    broker, device, script, tags, data_type, every, options.seconds
+                    broker,
+                    devices[protocol],
+                    scripts[protocol],
+                    tags,
+                    data_type,
+                    every,
+                    options.seconds,
                 )
-                print(tags, data_type, every, found, flush=True)
-                results.append(((tags, data_type, every), found))
+                print(protocol, tags, data_type, every, found, flush=True)
+                results.append(((protocol, tags, data_type, every), found))
     table = render(results)
     print(table)
     if not options.no_record:
