@@ -1,6 +1,8 @@
 """What the device routes (Modbus, OPC UA, S7) share: value text, change filters,
-reconnect delays, the outage bookkeeping that logs each outage once, and the
-queue of commands written to the device.
+reconnect delays, the outage bookkeeping that logs each outage once, the
+queue of commands written to the device, and ``DeviceRoute``, the life of a
+device route around its protocol (connect, serve until the link fails, say
+so once, retry with backoff).
 
 A device route publishes a tag's value as LoT text (``values.text``) after
 scaling.  Numbers are first rounded to what the device actually said: a
@@ -16,21 +18,28 @@ import logging
 import math
 import random
 import struct
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 from lot_runtime import values
+
+from . import RouteContext, Setting
 
 __all__ = [
     "Backoff",
     "ChangeFilter",
     "Commands",
+    "DeviceRoute",
+    "DeviceTag",
     "Outage",
     "payload_of",
     "publishable",
     "quiet_driver_logs",
     "reason",
+    "repeat",
     "scaled",
     "shortest_float32",
+    "tag_number",
     "tidy_number",
 ]
 
@@ -46,7 +55,34 @@ _FLOAT32 = struct.Struct("<f")
 # Commands waiting to be written to one device; more are dropped with a warning.
 _WAITING = 100
 
+
+class DeviceTag(Protocol):
+    """What every protocol's tag has besides its address."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def every(self) -> float: ...
+    @property
+    def scaling(self) -> float: ...
+    @property
+    def offset(self) -> float: ...
+    @property
+    def deadband(self) -> float | None: ...
+    @property
+    def on_change(self) -> bool: ...
+    @property
+    def decimals(self) -> int | None: ...
+    @property
+    def writable(self) -> bool: ...
+    @property
+    def command_topic(self) -> str | None: ...
+
+
 TagT = TypeVar("TagT")
+DeviceTagT = TypeVar("DeviceTagT", bound=DeviceTag)
 
 
 def shortest_float32(value: float) -> float:
@@ -77,6 +113,14 @@ def scaled(raw: float, scaling: float, offset: float, *, float32: bool) -> float
     if scaling == 1 and offset == 0:
         return raw
     return tidy_number(raw * scaling + offset)
+
+
+def tag_number(tag: DeviceTag, raw: float, *, float32: bool) -> float:
+    """A number read for ``tag``, scaled and rounded as it is published."""
+    number = scaled(raw, tag.scaling, tag.offset, float32=float32)
+    if tag.decimals is not None:
+        number = round(number, tag.decimals)
+    return number
 
 
 def publishable(value: object) -> object:
@@ -221,3 +265,139 @@ def quiet_driver_logs(*names: str) -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.CRITICAL)
+
+
+async def repeat(every: float, step: Callable[[], Awaitable[None]]) -> None:
+    """Run ``step`` now and every ``every`` seconds after; a tick missed
+    because a step was slow is skipped, not caught up."""
+    loop = asyncio.get_running_loop()
+    tick = loop.time()
+    while True:
+        await step()
+        now = loop.time()
+        tick += every * max(1, math.ceil((now - tick) / every))
+        await asyncio.sleep(tick - now)
+
+
+class DeviceRoute(Generic[DeviceTagT]):
+    """The life of a device route around its protocol.
+
+    A protocol's route subclasses this, sets ``device`` (the word its
+    warnings use), ``driver_loggers`` and ``failures`` (the exceptions that
+    mean the link is gone), and implements ``describe`` and ``connection``:
+    connect, call ``online()`` once the device answers, serve (usually with
+    ``serve``) until the link fails by raising one of ``failures``, and
+    close the client in its own ``finally``.  ``run`` does the rest: status,
+    one log line per outage, reconnect delays, and dropping commands while
+    offline.
+    """
+
+    device = "device"
+    driver_loggers: tuple[str, ...] = ()
+    failures: tuple[type[BaseException], ...] = (OSError, TimeoutError)
+
+    def __init__(
+        self, name: str, tags: Sequence[DeviceTagT], settings: dict[str, Setting]
+    ) -> None:
+        self.name = name
+        self.tags = tuple(tags)
+        self.settings = settings
+        by_topic = {
+            t.command_topic: t for t in self.tags if t.writable and t.command_topic
+        }
+        self._commands = Commands(self.name, self.device, by_topic)
+        self._warn = self._commands.warn_once
+        self.filters = tuple(sorted(by_topic))
+        self._changes = {
+            t: ChangeFilter(on_change=t.on_change, deadband=t.deadband)
+            for t in self.tags
+        }
+        self._context: RouteContext | None = None
+        self._outage = Outage(name, self.device)
+        self._backoff = Backoff()
+
+    # -- for the protocol
+
+    @property
+    def context(self) -> RouteContext:
+        """The site's context; ``run`` sets it before any connection."""
+        if self._context is None:
+            raise RuntimeError(f"route {self.name} is not running")
+        return self._context
+
+    def describe(self, resolved: Mapping[str, Setting]) -> str:
+        """The device as the outage log line names it."""
+        return self.device
+
+    async def connection(self, resolved: Mapping[str, Setting]) -> None:
+        """One connection's whole life; see the class docstring."""
+        raise NotImplementedError
+
+    def by_period(
+        self, tags: Sequence[DeviceTagT] | None = None
+    ) -> list[tuple[float, list[DeviceTagT]]]:
+        """The tags (all of the route's by default) grouped by poll period,
+        shortest period first."""
+        chosen = self.tags if tags is None else tags
+        periods = sorted({t.every for t in chosen})
+        return [(every, [t for t in chosen if t.every == every]) for every in periods]
+
+    def online(self) -> None:
+        """The device answered: accept commands, end the outage, publish the
+        next value of every tag whatever the change filter says."""
+        self._commands.connected = True
+        self._outage.recovered()
+        self._backoff.reset()
+        for change in self._changes.values():
+            change.reset()
+        if self._context is not None:
+            self._context.status("connected")
+
+    async def serve(self, *work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` side by side until one of them ends or fails; then
+        cancel the others and raise what ended it."""
+        tasks = [asyncio.create_task(w) for w in work]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def changed(self, tag: DeviceTagT, value: object, force: bool = False) -> bool:
+        """Whether ``value`` passes the tag's change filter (``force``: the
+        value read back after a write always does)."""
+        change = self._changes[tag]
+        if force:
+            change.reset()
+        return change.passes(value)
+
+    def publish_value(
+        self, tag: DeviceTagT, value: object, force: bool = False
+    ) -> None:
+        """Publish a tag's value on its topic, when the change filter lets it."""
+        if self.changed(tag, value, force) and self._context is not None:
+            self._context.publish(tag.topic, values.payload(value))
+
+    # -- the site side
+
+    def deliver(self, topic: str, payload: bytes) -> None:
+        self._commands.offer(topic, payload)
+
+    async def run(self, context: RouteContext) -> None:
+        quiet_driver_logs(*self.driver_loggers)
+        self._context = context
+        resolved = {k: context.resolve(v) for k, v in self.settings.items()}
+        self._outage = Outage(self.name, self.describe(resolved))
+        context.status("connecting")
+        while True:
+            try:
+                await self.connection(resolved)
+            except self.failures as exc:
+                self._outage.failed(reason(exc))
+                context.status(f"disconnected: {reason(exc)}")
+            finally:
+                self._commands.connected = False
+            await asyncio.sleep(self._backoff.delay())

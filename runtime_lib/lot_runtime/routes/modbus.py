@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,23 +25,14 @@ from pymodbus.exceptions import ModbusException
 
 from lot_runtime import values
 
-from . import RouteContext, Setting
-from .devices import (
-    Backoff,
-    ChangeFilter,
-    Commands,
-    Outage,
-    quiet_driver_logs,
-    reason,
-    scaled,
-)
+from . import Setting
+from .devices import DeviceRoute, repeat, tag_number
 from .registers import BIT_TABLES, Order, Span, decode, encode, plan, split, width
 
 __all__ = ["ModbusRoute", "ModbusTag"]
 
 log = logging.getLogger("lot")
 
-_FAILURES = (ModbusException, OSError, TimeoutError, ConnectionError)
 _READ_ONLY = frozenset({"input_register", "discrete_input"})
 _PARITY = {"NONE": "N", "EVEN": "E", "ODD": "O", "MARK": "M", "SPACE": "S"}
 
@@ -73,8 +63,11 @@ class ModbusTag:
         return width(self.data_type, self.length)
 
 
-class ModbusRoute:
+class ModbusRoute(DeviceRoute[ModbusTag]):
     """A Modbus TCP (``host``) or RTU (``serial_port``) device and its tags."""
+
+    failures = (ModbusException, OSError, TimeoutError, ConnectionError)
+    driver_loggers = ("pymodbus",)
 
     def __init__(
         self,
@@ -95,9 +88,7 @@ class ModbusRoute:
         for tag in tags:
             if tag.writable and tag.table in _READ_ONLY:
                 raise ValueError(f"tag {tag.name}: a {tag.table} cannot be written")
-        self.name = name
-        self.tags = tuple(tags)
-        self.settings: dict[str, Setting] = {
+        settings: dict[str, Setting] = {
             "host": host,
             "port": port,
             "unit_id": unit_id,
@@ -107,50 +98,36 @@ class ModbusRoute:
             "data_bits": data_bits,
             "stop_bits": stop_bits,
         }
+        super().__init__(name, tags, settings)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        by_topic = {
-            t.command_topic: t for t in self.tags if t.writable and t.command_topic
-        }
-        self._commands = Commands(self.name, "device", by_topic)
-        self._warn = self._commands.warn_once
-        self.filters = tuple(sorted(by_topic))
-        self._changes = {
-            t: ChangeFilter(on_change=t.on_change, deadband=t.deadband)
-            for t in self.tags
-        }
-        self._context: RouteContext | None = None
         self._unit = 1
 
-    # -- the site side
+    def describe(self, resolved: Mapping[str, Setting]) -> str:
+        if resolved["serial_port"]:
+            return f"Modbus device {resolved['unit_id']} on {resolved['serial_port']}"
+        return (
+            f"Modbus device {resolved['unit_id']} at "
+            f"{resolved['host']}:{resolved['port']}"
+        )
 
-    def deliver(self, topic: str, payload: bytes) -> None:
-        self._commands.offer(topic, payload)
-
-    async def run(self, context: RouteContext) -> None:
-        quiet_driver_logs("pymodbus")
-        self._context = context
-        resolved = {k: context.resolve(v) for k, v in self.settings.items()}
+    async def connection(self, resolved: Mapping[str, Setting]) -> None:
+        """Connect, then poll and write until a request fails."""
         self._unit = int(str(resolved["unit_id"]))
-        device = _describe(resolved)
-        outage = Outage(self.name, device)
-        backoff = Backoff()
-        context.status("connecting")
-        while True:
-            client = self._client(resolved)
-            try:
-                await self._session(client, context, outage, backoff)
-            except _FAILURES as exc:
-                outage.failed(reason(exc))
-                context.status(f"disconnected: {reason(exc)}")
-            finally:
-                self._commands.connected = False
-                client.close()
-            await asyncio.sleep(backoff.delay())
+        client = self._client(resolved)
+        try:
+            connected = await asyncio.wait_for(client.connect(), self.connect_timeout)
+            if not connected:
+                raise ConnectionError("connection refused or timed out")
+            self.online()
+            await self.serve(
+                *(self._poll(client, every, tags) for every, tags in self.by_period()),
+                self._write_loop(client),
+            )
+        finally:
+            client.close()
 
-    # -- one connection
-
-    def _client(self, resolved: dict[str, Setting]) -> Any:
+    def _client(self, resolved: Mapping[str, Setting]) -> Any:
         if resolved["serial_port"]:
             return AsyncModbusSerialClient(
                 str(resolved["serial_port"]),
@@ -170,44 +147,12 @@ class ModbusRoute:
             reconnect_delay=0,
         )
 
-    async def _session(
-        self, client: Any, context: RouteContext, outage: Outage, backoff: Backoff
-    ) -> None:
-        """Connect, then poll and write until a request fails."""
-        connected = await asyncio.wait_for(client.connect(), self.connect_timeout)
-        if not connected:
-            raise ConnectionError("connection refused or timed out")
-        self._commands.connected = True
-        outage.recovered()
-        backoff.reset()
-        for change in self._changes.values():
-            change.reset()
-        context.status("connected")
-
-        periods = sorted({t.every for t in self.tags})
-        tasks = [
-            asyncio.create_task(
-                self._poll(client, every, [t for t in self.tags if t.every == every]),
-                name=f"lot-modbus-{self.name}-{every}s",
-            )
-            for every in periods
-        ]
-        tasks.append(asyncio.create_task(self._write_loop(client)))
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
     async def _poll(self, client: Any, every: float, tags: list[ModbusTag]) -> None:
-        """Read ``tags`` every ``every`` seconds; a missed tick is skipped."""
+        """Read ``tags`` every ``every`` seconds."""
         spans = plan(tags)
-        loop = asyncio.get_running_loop()
-        tick = loop.time()
-        while True:
+
+        async def step() -> None:
+            nonlocal spans
             for span in list(spans):
                 answer = await self._read(client, span.table, span.start, span.count)
                 if answer is None:
@@ -215,9 +160,8 @@ class ModbusRoute:
                     continue
                 for tag in span.tags:
                     self._publish(tag, span.words(tag, answer))
-            now = loop.time()
-            tick += every * max(1, math.ceil((now - tick) / every))
-            await asyncio.sleep(tick - now)
+
+        await repeat(every, step)
 
     async def _read(
         self, client: Any, table: str, start: int, count: int
@@ -259,26 +203,15 @@ class ModbusRoute:
     def _publish(
         self, tag: ModbusTag, words: Sequence[int], force: bool = False
     ) -> None:
-        value = self._value(tag, words)
-        change = self._changes[tag]
-        if force:
-            change.reset()
-        if change.passes(value) and self._context is not None:
-            self._context.publish(tag.topic, values.payload(value))
-
-    @staticmethod
-    def _value(tag: ModbusTag, words: Sequence[int]) -> object:
         raw = decode(
             words, tag.data_type, word_order=tag.word_order, byte_order=tag.byte_order
         )
-        if isinstance(raw, bool | str):
-            return raw
-        number = scaled(
-            raw, tag.scaling, tag.offset, float32=tag.data_type == "FLOAT32"
+        value = (
+            raw
+            if isinstance(raw, bool | str)
+            else tag_number(tag, raw, float32=tag.data_type == "FLOAT32")
         )
-        if tag.decimals is not None:
-            number = round(number, tag.decimals)
-        return number
+        self.publish_value(tag, value, force)
 
     # -- writes
 
@@ -339,12 +272,4 @@ def command_words(tag: ModbusTag, payload: bytes) -> list[int]:
         word_order=tag.word_order,
         byte_order=tag.byte_order,
         length=tag.length,
-    )
-
-
-def _describe(resolved: dict[str, Setting]) -> str:
-    if resolved["serial_port"]:
-        return f"Modbus device {resolved['unit_id']} on {resolved['serial_port']}"
-    return (
-        f"Modbus device {resolved['unit_id']} at {resolved['host']}:{resolved['port']}"
     )

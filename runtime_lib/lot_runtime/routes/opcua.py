@@ -24,8 +24,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,22 +37,13 @@ from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from lot_runtime import values
 
-from . import RouteContext, Setting
-from .devices import (
-    Backoff,
-    ChangeFilter,
-    Commands,
-    Outage,
-    quiet_driver_logs,
-    reason,
-    scaled,
-)
+from . import Setting
+from .devices import DeviceRoute, repeat, tag_number
 
 __all__ = ["OpcuaRoute", "OpcuaTag"]
 
 log = logging.getLogger("lot")
 
-_FAILURES = (OSError, TimeoutError, ConnectionError, UaError)
 PUBLISHING_INTERVAL_MS = 100
 _POLICIES: dict[int, type[security_policies.SecurityPolicy]] = {
     1: security_policies.SecurityPolicyBasic128Rsa15,
@@ -92,8 +82,12 @@ class OpcuaTag:
     command_topic: str | None = None
 
 
-class OpcuaRoute:
+class OpcuaRoute(DeviceRoute[OpcuaTag]):
     """An OPC UA server and the tags read from it."""
+
+    device = "server"
+    driver_loggers = ("asyncua",)
+    failures = (OSError, TimeoutError, ConnectionError, UaError)
 
     def __init__(
         self,
@@ -108,9 +102,7 @@ class OpcuaRoute:
         security_mode: Setting = "None",
         timeout: float = 4.0,
     ) -> None:
-        self.name = name
-        self.tags = tuple(tags)
-        self.settings: dict[str, Setting] = {
+        settings: dict[str, Setting] = {
             "endpoint": endpoint,
             "auth_mode": auth_mode,
             "username": username,
@@ -118,58 +110,35 @@ class OpcuaRoute:
             "security_policy": security_policy,
             "security_mode": security_mode,
         }
+        super().__init__(name, tags, settings)
         self.timeout = timeout
-        by_topic = {
-            t.command_topic: t for t in self.tags if t.writable and t.command_topic
-        }
-        self._commands = Commands(self.name, "server", by_topic)
-        self._warn = self._commands.warn_once
-        self.filters = tuple(sorted(by_topic))
-        self._changes = {
-            t: ChangeFilter(on_change=t.on_change, deadband=t.deadband)
-            for t in self.tags
-        }
-        self._context: RouteContext | None = None
 
-    # -- the site side
+    def describe(self, resolved: Mapping[str, Setting]) -> str:
+        return f"OPC UA server {resolved['endpoint']}"
 
-    def deliver(self, topic: str, payload: bytes) -> None:
-        self._commands.offer(topic, payload)
+    async def connection(self, resolved: Mapping[str, Setting]) -> None:
+        """Connect, find the nodes, subscribe or poll, write; raise
+        ConnectionError when the link is lost."""
+        client = Client(
+            str(resolved["endpoint"]), timeout=self.timeout, watchdog_intervall=1.0
+        )
+        lost = asyncio.Event()
 
-    async def run(self, context: RouteContext) -> None:
-        quiet_driver_logs("asyncua")
-        self._context = context
-        resolved = {k: context.resolve(v) for k, v in self.settings.items()}
-        url = str(resolved["endpoint"])
-        outage = Outage(self.name, f"OPC UA server {url}")
-        backoff = Backoff()
-        context.status("connecting")
-        while True:
-            client = Client(url, timeout=self.timeout, watchdog_intervall=1.0)
-            lost = asyncio.Event()
+        async def on_lost(exc: Exception) -> None:
+            lost.set()
 
-            async def on_lost(exc: Exception, lost: asyncio.Event = lost) -> None:
-                lost.set()
-
-            client.connection_lost_callback = on_lost
-            try:
-                await self._configure(client, resolved, context)
-                await asyncio.wait_for(client.connect(), self.timeout + 1)
-                await self._session(client, lost, context, outage, backoff)
-            except _FAILURES as exc:
-                outage.failed(reason(exc))
-                context.status(f"disconnected: {reason(exc)}")
-            finally:
-                self._commands.connected = False
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(client.disconnect(), 2)
-            await asyncio.sleep(backoff.delay())
+        client.connection_lost_callback = on_lost
+        try:
+            await self._configure(client, resolved)
+            await asyncio.wait_for(client.connect(), self.timeout + 1)
+            await self._session(client, lost)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.disconnect(), 2)
 
     # -- one connection
 
-    async def _configure(
-        self, client: Client, resolved: dict[str, Setting], context: RouteContext
-    ) -> None:
+    async def _configure(self, client: Client, resolved: Mapping[str, Setting]) -> None:
         auth = str(resolved["auth_mode"] or 0)
         if auth == "1":
             client.set_user(str(resolved["username"] or ""))
@@ -177,7 +146,7 @@ class OpcuaRoute:
         policy = _POLICIES.get(int(str(resolved["security_policy"] or 0)))
         if policy is None and auth != "2":
             return
-        certificate, key = await _client_keys(context.state_dir())
+        certificate, key = await _client_keys(self.context.state_dir())
         mode = _MODES.get(str(resolved["security_mode"]).lower().replace("_", ""))
         if policy is not None and mode is not None and mode != mode.None_:
             await client.set_security(policy, str(certificate), str(key), mode=mode)
@@ -185,28 +154,14 @@ class OpcuaRoute:
             await client.load_client_certificate(str(certificate))
             await client.load_private_key(key)
 
-    async def _session(
-        self,
-        client: Client,
-        lost: asyncio.Event,
-        context: RouteContext,
-        outage: Outage,
-        backoff: Backoff,
-    ) -> None:
-        """Find the nodes, subscribe or poll, write; return when the link is
-        lost (raising ConnectionError)."""
+    async def _session(self, client: Client, lost: asyncio.Event) -> None:
         nodes = {tag: await self._node(client, tag) for tag in self.tags}
-        self._commands.connected = True
-        outage.recovered()
-        backoff.reset()
-        for change in self._changes.values():
-            change.reset()
-        context.status("connected")
+        self.online()
 
         handler = _Changes(self, nodes)
         subscribed = [t for t in self.tags if not t.poll]
-        for every in sorted({t.every for t in subscribed}):
-            group = [nodes[t] for t in subscribed if t.every == every]
+        for every, tags in self.by_period(subscribed):
+            group = [nodes[t] for t in tags]
             subscription = await client.create_subscription(
                 PUBLISHING_INTERVAL_MS, handler
             )
@@ -214,22 +169,11 @@ class OpcuaRoute:
                 group, sampling_interval=ua.Double(every * 1000)
             )
         polled = [t for t in self.tags if t.poll]
-        tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(
-                self._poll(every, [t for t in polled if t.every == every], nodes)
-            )
-            for every in sorted({t.every for t in polled})
-        ]
-        tasks.append(asyncio.create_task(self._write_loop(nodes)))
-        tasks.append(asyncio.create_task(lost.wait()))
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.serve(
+            *(self._poll(every, tags, nodes) for every, tags in self.by_period(polled)),
+            self._write_loop(nodes),
+            _wait(lost),
+        )
         raise ConnectionError("connection lost")
 
     async def _node(self, client: Client, tag: OpcuaTag) -> Node:
@@ -254,14 +198,11 @@ class OpcuaRoute:
     async def _poll(
         self, every: float, tags: list[OpcuaTag], nodes: dict[OpcuaTag, Node]
     ) -> None:
-        loop = asyncio.get_running_loop()
-        tick = loop.time()
-        while True:
+        async def step() -> None:
             for tag in tags:
                 self.publish(tag, await nodes[tag].read_data_value())
-            now = loop.time()
-            tick += every * max(1, math.ceil((now - tick) / every))
-            await asyncio.sleep(tick - now)
+
+        await repeat(every, step)
 
     def publish(self, tag: OpcuaTag, data: ua.DataValue, force: bool = False) -> None:
         """Publish one DataValue of ``tag`` (after scaling and the change
@@ -272,13 +213,8 @@ class OpcuaRoute:
         value = _plain(variant.Value)
         if isinstance(value, int | float) and not isinstance(value, bool):
             float32 = variant.VariantType == ua.VariantType.Float
-            value = scaled(value, tag.scaling, tag.offset, float32=float32)
-            if tag.decimals is not None:
-                value = round(value, tag.decimals)
-        change = self._changes[tag]
-        if force:
-            change.reset()
-        if not change.passes(value):
+            value = tag_number(tag, value, float32=float32)
+        if not self.changed(tag, value, force):
             return
         if tag.source_timestamp:
             stamp = data.SourceTimestamp or data.ServerTimestamp
@@ -363,6 +299,10 @@ def command_value(tag: OpcuaTag, payload: bytes, kind: ua.VariantType) -> object
     if not bounds[0] <= whole <= bounds[1]:
         raise ValueError(f"out of range for {kind.name}")
     return whole
+
+
+async def _wait(lost: asyncio.Event) -> None:
+    await lost.wait()
 
 
 def _plain(value: object) -> object:

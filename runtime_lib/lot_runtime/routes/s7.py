@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,16 +36,8 @@ from snap7.type import Area
 
 from lot_runtime import values
 
-from . import RouteContext, Setting
-from .devices import (
-    Backoff,
-    ChangeFilter,
-    Commands,
-    Outage,
-    quiet_driver_logs,
-    reason,
-    scaled,
-)
+from . import Setting
+from .devices import DeviceRoute, repeat, tag_number
 
 __all__ = ["JOIN_GAP", "S7Route", "S7Tag", "command_bytes", "decode"]
 
@@ -75,9 +66,6 @@ _FORMATS = {
     "LREAL": "d",
 }
 _STRUCTS = {name: struct.Struct(">" + fmt) for name, fmt in _FORMATS.items()}
-# Failures that end a connection.  A refused read or write (S7ProtocolError,
-# an S7Error too) is handled where it happens and never gets here.
-_FAILURES = (S7Error, OSError, TimeoutError)
 
 
 def size_of(data_type: str, length: int = 254) -> int:
@@ -160,8 +148,14 @@ def decode(tag: S7Tag, data: bytes | bytearray) -> bool | int | float | str:
     return value
 
 
-class S7Route:
+class S7Route(DeviceRoute[S7Tag]):
     """An S7 PLC at ``host`` (rack and slot of its CPU) and its tags."""
+
+    device = "PLC"
+    driver_loggers = ("snap7",)
+    # A refused read or write (S7ProtocolError, an S7Error too) is handled
+    # where it happens and never ends the connection.
+    failures = (S7Error, OSError, TimeoutError)
 
     def __init__(
         self,
@@ -178,105 +172,44 @@ class S7Route:
         for tag in tags:
             if tag.writable and tag.area == "I":
                 raise ValueError(f"tag {tag.name}: an input cannot be written")
-        self.name = name
-        self.tags = tuple(tags)
-        self.settings: dict[str, Setting] = {
-            "host": host,
-            "port": port,
-            "rack": rack,
-            "slot": slot,
-        }
+        settings = {"host": host, "port": port, "rack": rack, "slot": slot}
+        super().__init__(name, tags, settings)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        by_topic = {
-            t.command_topic: t for t in self.tags if t.writable and t.command_topic
-        }
-        self._commands = Commands(self.name, "PLC", by_topic)
-        self._warn = self._commands.warn_once
-        self.filters = tuple(sorted(by_topic))
-        self._changes = {
-            t: ChangeFilter(on_change=t.on_change, deadband=t.deadband)
-            for t in self.tags
-        }
-        self._context: RouteContext | None = None
 
-    # -- the site side
-
-    def deliver(self, topic: str, payload: bytes) -> None:
-        self._commands.offer(topic, payload)
-
-    async def run(self, context: RouteContext) -> None:
-        quiet_driver_logs("snap7")
-        self._context = context
-        resolved = {k: context.resolve(v) for k, v in self.settings.items()}
-        address = (
-            str(resolved["host"]),
-            int(str(resolved["port"])),
-            int(str(resolved["rack"])),
-            int(str(resolved["slot"])),
+    def describe(self, resolved: Mapping[str, Setting]) -> str:
+        return (
+            f"S7 PLC at {resolved['host']}:{resolved['port']} "
+            f"rack {resolved['rack']} slot {resolved['slot']}"
         )
-        host, port, rack, slot = address
-        outage = Outage(self.name, f"S7 PLC at {host}:{port} rack {rack} slot {slot}")
-        backoff = Backoff()
-        context.status("connecting")
-        while True:
-            client = AsyncClient()
-            try:
-                await self._session(client, address, context, outage, backoff)
-            except _FAILURES as exc:
-                outage.failed(reason(exc))
-                context.status(f"disconnected: {reason(exc)}")
-            finally:
-                self._commands.connected = False
-                await _close(client)
-            await asyncio.sleep(backoff.delay())
 
-    # -- one connection
-
-    async def _session(
-        self,
-        client: AsyncClient,
-        address: tuple[str, int, int, int],
-        context: RouteContext,
-        outage: Outage,
-        backoff: Backoff,
-    ) -> None:
+    async def connection(self, resolved: Mapping[str, Setting]) -> None:
         """Connect, then poll and write until a request fails."""
-        host, port, rack, slot = address
-        await asyncio.wait_for(
-            client.connect(host, rack, slot, tcp_port=port), self.connect_timeout
-        )
-        self._commands.connected = True
-        outage.recovered()
-        backoff.reset()
-        for change in self._changes.values():
-            change.reset()
-        context.status("connected")
-
-        periods = sorted({t.every for t in self.tags})
-        tasks = [
-            asyncio.create_task(
-                self._poll(client, every, [t for t in self.tags if t.every == every]),
-                name=f"lot-s7-{self.name}-{every}s",
-            )
-            for every in periods
-        ]
-        tasks.append(asyncio.create_task(self._write_loop(client)))
+        client = AsyncClient()
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
+            await asyncio.wait_for(
+                client.connect(
+                    str(resolved["host"]),
+                    int(str(resolved["rack"])),
+                    int(str(resolved["slot"])),
+                    tcp_port=int(str(resolved["port"])),
+                ),
+                self.connect_timeout,
+            )
+            self.online()
+            await self.serve(
+                *(self._poll(client, every, tags) for every, tags in self.by_period()),
+                self._write_loop(client),
+            )
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _close(client)
 
     async def _poll(self, client: AsyncClient, every: float, tags: list[S7Tag]) -> None:
-        """Read ``tags`` every ``every`` seconds; a missed tick is skipped."""
+        """Read ``tags`` every ``every`` seconds."""
         spans = plan(tags)
-        loop = asyncio.get_running_loop()
-        tick = loop.time()
-        while True:
+
+        async def step() -> None:
+            nonlocal spans
             for span in list(spans):
                 data = await self._read(client, span)
                 if data is None:
@@ -285,9 +218,8 @@ class S7Route:
                 for tag in span.tags:
                     at = tag.start - span.start
                     self._publish(tag, data[at : at + tag.size])
-            now = loop.time()
-            tick += every * max(1, math.ceil((now - tick) / every))
-            await asyncio.sleep(tick - now)
+
+        await repeat(every, step)
 
     async def _read(self, client: AsyncClient, span: _Span) -> bytearray | None:
         """The bytes of one span; None when the PLC refuses the address (a
@@ -324,22 +256,13 @@ class S7Route:
     def _publish(
         self, tag: S7Tag, data: bytes | bytearray, force: bool = False
     ) -> None:
-        value = self._value(tag, data)
-        change = self._changes[tag]
-        if force:
-            change.reset()
-        if change.passes(value) and self._context is not None:
-            self._context.publish(tag.topic, values.payload(value))
-
-    @staticmethod
-    def _value(tag: S7Tag, data: bytes | bytearray) -> object:
         raw = decode(tag, data)
-        if isinstance(raw, bool | str):
-            return raw
-        number = scaled(raw, tag.scaling, tag.offset, float32=tag.data_type == "REAL")
-        if tag.decimals is not None:
-            number = round(number, tag.decimals)
-        return number
+        value = (
+            raw
+            if isinstance(raw, bool | str)
+            else tag_number(tag, raw, float32=tag.data_type == "REAL")
+        )
+        self.publish_value(tag, value, force)
 
     # -- writes
 
