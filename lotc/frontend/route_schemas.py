@@ -226,6 +226,8 @@ TAG_KEYS = (
     flag("SOURCE_TIMESTAMP", None),
     # Characters an S7 STRING holds (its declared maximum; S7's default 254).
     integer("LENGTH", 1, 254),
+    # The BACnet priority (1-16) commands are written at; 8 when not set.
+    integer("PRIORITY", 1, 16),
 )
 POLL_MAPPING_KEYS = (
     Key("EVERY", EVERY, default="1 SECONDS"),
@@ -415,6 +417,9 @@ BACNET_CONFIG = BlockSchema(
         text("IP", "HOST", required=True),
         port(default=47808),
         integer("DEVICE_ID", 0, 4194303, required=True),
+        # Not in the reference: the route's own BACnet/IP address (host:port);
+        # an ephemeral UDP port on every interface when not set.
+        text("LOCAL_ADDRESS"),
     ),
 )
 

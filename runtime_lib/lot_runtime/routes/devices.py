@@ -1,8 +1,8 @@
-"""What the device routes (Modbus, OPC UA, S7) share: value text, change filters,
-reconnect delays, the outage bookkeeping that logs each outage once, the
-queue of commands written to the device, and ``DeviceRoute``, the life of a
-device route around its protocol (connect, serve until the link fails, say
-so once, retry with backoff).
+"""What the device routes (Modbus, OPC UA, S7, BACnet) share: value text,
+change filters, reconnect delays, the outage bookkeeping that logs each
+outage once, the queue of commands written to the device, and
+``DeviceRoute``, the life of a device route around its protocol (connect,
+serve until the link fails, say so once, retry with backoff).
 
 A device route publishes a tag's value as LoT text (``values.text``) after
 scaling.  Numbers are first rounded to what the device actually said: a
