@@ -71,6 +71,48 @@ def test_present_values_are_read_and_scaled(mosquitto, device):
     assert not seen.payloads("b/n")  # no such object: logged once, skipped
 
 
+def test_tags_are_read_sixteen_objects_to_a_request(mosquitto, device):
+    tags = [
+        BacnetTag(
+            name=f"t{i}",
+            object_type="analog-input",
+            instance=0,
+            topic=f"m/{i}",
+            every=0.5,
+        )
+        for i in range(20)
+    ]
+    with mosquitto.collect("m/19") as seen:
+        site = Site(name="many", routes=(_route(device, *tags),))
+        with RunningSite(site, mosquitto.url):
+            seen.wait_for(1)
+            before = dict(device.requests)
+            seen.wait_for(3, timeout=5)
+            after = dict(device.requests)
+    # Two polls of 20 objects: two ReadPropertyMultiple each (16 + 4), and no
+    # ReadProperty (a third poll may have begun).
+    polls = after["ReadPropertyMultiple"] - before["ReadPropertyMultiple"]
+    assert polls in (4, 5, 6), after
+    assert after["ReadProperty"] == before["ReadProperty"]
+
+
+def test_a_device_without_read_multiple_is_read_one_object_at_a_time(mosquitto):
+    tags = [
+        BacnetTag(name=f"t{i}", object_type="analog-input", instance=0, topic=f"s/{i}")
+        for i in range(3)
+    ]
+    with (
+        BacnetSimulator(read_multiple=False) as device,
+        mosquitto.collect("s/#") as seen,
+    ):
+        device.set("analog-input", 0, 5.5)
+        site = Site(name="single", routes=(_route(device, *tags),))
+        with RunningSite(site, mosquitto.url):
+            for i in range(3):
+                _latest(seen, f"s/{i}", b"5.5")
+        assert device.requests["ReadProperty"] >= 4  # the probe, then each tag
+
+
 def test_commands_are_written_at_their_priority_and_read_back(mosquitto, device):
     tags = (
         BacnetTag(

@@ -53,8 +53,10 @@ class BacnetSimulator:
     host = "127.0.0.1"
     device_id = DEVICE_ID
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, read_multiple: bool = True) -> None:
         self.port = port or free_udp_port()
+        # False: reject ReadPropertyMultiple as unrecognized, as small devices do.
+        self.read_multiple = read_multiple
         self.values: dict[tuple[str, int], Any] = {
             ("analog-input", 0): 0.0,
             ("analog-value", 0): 0.0,
@@ -66,6 +68,8 @@ class BacnetSimulator:
         self._thread: threading.Thread | None = None
         self._app: Any = None
         self._objects: dict[tuple[str, int], Any] = {}
+        # Requests answered since the last start, by service.
+        self.requests = {"ReadProperty": 0, "ReadPropertyMultiple": 0}
 
     def _build(self) -> None:
         arguments = SimpleArgumentParser().parse_args(
@@ -79,6 +83,10 @@ class BacnetSimulator:
             ]
         )
         self._app = Application.from_args(arguments)
+        for service in self.requests:
+            self._count(service)
+        if not self.read_multiple:
+            self._app.do_ReadPropertyMultipleRequest = None
         kinds: dict[str, Callable[..., Any]] = {
             "analog-input": lambda **k: AnalogInputObject(units="degreesCelsius", **k),
             "analog-value": lambda **k: AnalogValueObject(units="degreesCelsius", **k),
@@ -93,11 +101,23 @@ class BacnetSimulator:
             self._app.add_object(made)
             self._objects[(kind, instance)] = made
 
+    def _count(self, service: str) -> None:
+        """Count each request of ``service`` the device answers."""
+        name = f"do_{service}Request"
+        answer = getattr(self._app, name)
+
+        async def counted(apdu: Any) -> None:
+            self.requests[service] += 1
+            await answer(apdu)
+
+        setattr(self._app, name, counted)
+
     def start(self) -> None:
         if self._thread is not None:
             return
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
+        self.requests = dict.fromkeys(self.requests, 0)
 
         def main() -> None:
             assert self._loop is not None

@@ -1,8 +1,10 @@
 """The BACnet/IP route (BACNET) over bacpypes3.
 
 ``BacnetRoute`` reads the present value of each tag's object (``AI:0`` is
-analog input 0) from one device every ``tag.every`` seconds, one
-ReadProperty request per tag, and publishes it on the site broker.  A
+analog input 0) from one device every ``tag.every`` seconds, up to
+``PER_REQUEST`` objects to a ReadPropertyMultiple request (one ReadProperty
+per tag for a device that refuses those), and publishes it on the site
+broker.  A
 writable tag reads commands on its ``command_topic`` and writes them at its
 ``priority`` (BACnet's command priority, 8 "manual operator" by default):
 analog objects take numbers (scaling undone), binary objects true/false
@@ -31,8 +33,19 @@ from typing import Any
 from bacpypes3.apdu import ErrorRejectAbortNack  # type: ignore[import-untyped]
 from bacpypes3.app import Application  # type: ignore[import-untyped]
 from bacpypes3.argparse import SimpleArgumentParser  # type: ignore[import-untyped]
-from bacpypes3.basetypes import BinaryPV  # type: ignore[import-untyped]
-from bacpypes3.primitivedata import Boolean, Double, Enumerated, Real  # type: ignore[import-untyped]
+from bacpypes3.basetypes import (  # type: ignore[import-untyped]
+    BinaryPV,
+    ErrorType,
+    PropertyIdentifier,
+)
+from bacpypes3.pdu import Address  # type: ignore[import-untyped]
+from bacpypes3.primitivedata import (  # type: ignore[import-untyped]
+    Boolean,
+    Double,
+    Enumerated,
+    ObjectIdentifier,
+    Real,
+)
 
 from lot_runtime import values
 
@@ -51,6 +64,10 @@ MULTI_STATE = frozenset(
 )
 INPUTS = frozenset({"analog-input", "binary-input", "multi-state-input"})
 MANUAL_OPERATOR = 8  # the command priority BACnet reserves for an operator
+# Objects read in one ReadPropertyMultiple: the answer stays well inside the
+# smallest common APDU (480 bytes).
+PER_REQUEST = 16
+_PRESENT_VALUE = PropertyIdentifier("present-value")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +88,6 @@ class BacnetTag:
     writable: bool = False
     command_topic: str | None = None
     priority: int = MANUAL_OPERATOR
-
-    @property
-    def object_id(self) -> str:
-        return f"{self.object_type},{self.instance}"
 
 
 class BacnetRoute(DeviceRoute[BacnetTag]):
@@ -104,7 +117,10 @@ class BacnetRoute(DeviceRoute[BacnetTag]):
         }
         super().__init__(name, tags, settings)
         self.timeout = timeout
-        self._address = ""
+        self._peer: Any = None
+        self._objects = {
+            t: ObjectIdentifier(f"{t.object_type},{t.instance}") for t in self.tags
+        }
 
     def describe(self, resolved: Mapping[str, Setting]) -> str:
         return (
@@ -115,11 +131,11 @@ class BacnetRoute(DeviceRoute[BacnetTag]):
     async def connection(self, resolved: Mapping[str, Setting]) -> None:
         """Open the route's BACnet/IP port, find the device, then poll and
         write until a request goes unanswered."""
-        self._address = f"{resolved['host']}:{resolved['port']}"
+        self._peer = Address(f"{resolved['host']}:{resolved['port']}")
         app = _application(str(resolved["local_address"]))
         try:
             device = f"device,{int(str(resolved['device_id']))}"
-            await self._request(app.read_property(self._address, device, "object-name"))
+            await self._request(app.read_property(self._peer, device, "object-name"))
             self.online()
             await self.serve(
                 *(self._poll(app, every, tags) for every, tags in self.by_period()),
@@ -135,20 +151,59 @@ class BacnetRoute(DeviceRoute[BacnetTag]):
     async def _poll(
         self, app: Application, every: float, tags: list[BacnetTag]
     ) -> None:
+        """Read ``tags`` every ``every`` seconds, ``PER_REQUEST`` objects to a
+        ReadPropertyMultiple; a group the device refuses as a whole is read
+        tag by tag from then on."""
+        groups = [tags[i : i + PER_REQUEST] for i in range(0, len(tags), PER_REQUEST)]
+        alone: list[BacnetTag] = []
+
         async def step() -> None:
-            for tag in tags:
-                try:
-                    value = await self._request(
-                        app.read_property(self._address, tag.object_id, "present-value")
-                    )
-                except ErrorRejectAbortNack as answer:
-                    self._warn(
-                        tag, "refused", f"the device refuses to read it: {answer}"
-                    )
-                    continue
-                self._publish(tag, value)
+            for group in list(groups):
+                if not await self._read_many(app, group):
+                    groups.remove(group)
+                    alone.extend(group)
+            for tag in alone:
+                await self._read_one(app, tag)
 
         await repeat(every, step)
+
+    async def _read_many(self, app: Application, tags: list[BacnetTag]) -> bool:
+        """Read and publish the present values of ``tags`` in one request;
+        False when the device refuses the request as a whole."""
+        asked: list[Any] = []
+        for tag in tags:
+            asked.extend((self._objects[tag], [_PRESENT_VALUE]))
+        try:
+            answer = await self._request(app.read_property_multiple(self._peer, asked))
+        except ErrorRejectAbortNack as refusal:
+            answer = refusal
+        if not isinstance(answer, list) or len(answer) != len(tags):
+            log.warning(
+                "route %s: the device refused to read %d objects in one request "
+                "(%s); reading them one by one",
+                self.name,
+                len(tags),
+                _why(answer),
+            )
+            return False
+        for tag, (_, _, _, value) in zip(tags, answer, strict=True):
+            if isinstance(value, ErrorType):
+                self._warn(
+                    tag, "refused", f"the device refuses to read it: {_why(value)}"
+                )
+            else:
+                self._publish(tag, value)
+        return True
+
+    async def _read_one(self, app: Application, tag: BacnetTag) -> None:
+        try:
+            value = await self._request(
+                app.read_property(self._peer, self._objects[tag], _PRESENT_VALUE)
+            )
+        except ErrorRejectAbortNack as answer:
+            self._warn(tag, "refused", f"the device refuses to read it: {_why(answer)}")
+            return
+        self._publish(tag, value)
 
     def _publish(self, tag: BacnetTag, value: Any, force: bool = False) -> None:
         found = plain(value)
@@ -170,18 +225,20 @@ class BacnetRoute(DeviceRoute[BacnetTag]):
             try:
                 await self._request(
                     app.write_property(
-                        self._address,
-                        tag.object_id,
-                        "present-value",
+                        self._peer,
+                        self._objects[tag],
+                        _PRESENT_VALUE,
                         value,
                         priority=tag.priority,
                     )
                 )
                 back = await self._request(
-                    app.read_property(self._address, tag.object_id, "present-value")
+                    app.read_property(self._peer, self._objects[tag], _PRESENT_VALUE)
                 )
             except ErrorRejectAbortNack as answer:
-                self._warn(tag, "write", f"the device refused the write: {answer}")
+                self._warn(
+                    tag, "write", f"the device refused the write: {_why(answer)}"
+                )
                 continue
             if plain(back) != plain(value):
                 self._warn(tag, "confirm", "the write was not confirmed by a read")
@@ -229,6 +286,18 @@ def command_value(tag: BacnetTag, payload: bytes) -> object:
             raise ValueError("a multi-state value is a whole state number from 1")
         return state
     return float(raw)
+
+
+def _why(answer: Any) -> str:
+    """A device's error, reject or abort answer as "class: code" text."""
+    error_class = getattr(answer, "errorClass", None)
+    error_code = getattr(answer, "errorCode", None)
+    if error_class is not None and error_code is not None:
+        return f"{error_class}: {error_code}"
+    for reason in ("rejectReason", "abortReason"):
+        if getattr(answer, reason, None) is not None:
+            return str(getattr(answer, reason))
+    return str(answer)
 
 
 def _application(local_address: str) -> Application:
