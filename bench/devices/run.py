@@ -1,9 +1,10 @@
 """Device route benchmark: tags per second polled by one site process.
 
-``python bench/devices/run.py`` starts a pymodbus simulator and an S7 server
-(python-snap7's, both in this process) and Mosquitto on free ports, then runs
-a site with one ``ModbusRoute`` or ``S7Route`` in a child process for each
-configuration below, and counts, over a window of
+``python bench/devices/run.py`` starts a pymodbus simulator, an S7 server
+(python-snap7's) and a BACnet/IP device (bacpypes3), all in this process,
+and Mosquitto on free ports, then runs a site with one ``ModbusRoute``,
+``S7Route`` or ``BacnetRoute`` in a child process for each configuration
+below, and counts, over a window of
 ``--seconds``, the tag values that reach the broker and the CPU time the site
 process used.  Every value is published at every poll (no deadband), so
 values on the broker = tags polled.
@@ -28,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
+from support.bacnet import BacnetSimulator  # noqa: E402
 from support.modbus import ModbusSimulator  # noqa: E402
 from support.mosquitto import Mosquitto  # noqa: E402
 from support.s7 import S7Simulator  # noqa: E402
@@ -67,6 +69,22 @@ route = S7Route(name="Bench", host="127.0.0.1", port=int(port), tags=tags)
 site = Site(name="bench-devices", routes=(route,))
 raise SystemExit(main(site, ["run", "--broker", url]))
 """,
+    "BACnet": """\
+import sys
+from lot_runtime import Site, main
+from lot_runtime.routes.bacnet import BacnetRoute, BacnetTag
+
+port, count, data_type, every, url = sys.argv[1:6]
+tags = tuple(
+    BacnetTag(name=f"t{i}", object_type="analog-input", instance=0,
+              topic=f"bench/t{i}", every=float(every))
+    for i in range(int(count))
+)
+route = BacnetRoute(name="Bench", host="127.0.0.1", port=int(port),
+                    device_id=1234, local_address="127.0.0.1:0", tags=tags)
+site = Site(name="bench-devices", routes=(route,))
+raise SystemExit(main(site, ["run", "--broker", url]))
+""",
 }
 
 # (protocol, tags, data type, poll period in seconds)
@@ -79,6 +97,9 @@ CONFIGURATIONS = [
     ("S7", 1_000, "INT", 0.1),
     ("S7", 1_000, "REAL", 0.1),
     ("S7", 5_000, "INT", 0.1),
+    # Every tag reads the same object, 16 to a ReadPropertyMultiple.
+    ("BACnet", 100, "REAL", 1.0),
+    ("BACnet", 1_000, "REAL", 0.1),
 ]
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -155,12 +176,14 @@ def render(
         f"Python {platform.python_version()}",
         f"- lotc commit: {commit}",
         f"- load average before: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
-        "- one site process, one `ModbusRoute` or `S7Route`, the simulators and "
-        "the broker on the same machine; every value published at every poll",
+        "- one site process, one `ModbusRoute`, `S7Route` or `BacnetRoute`, the "
+        "simulators and the broker on the same machine; every value published "
+        "at every poll",
         "- the counting subscriber and the simulators share one Python process:",
         "  where the site's CPU share stays well below one core, they, not the",
         "  route, set the ceiling (the S7 server answers each request in a",
-        "  Python thread)",
+        "  Python thread; the BACnet device answers each request on the",
+        "  same process's event loop)",
         "",
         "| protocol | tags | type | period | asked (tags/s) | "
         "polled and published (tags/s) | site CPU (share of one core) |",
@@ -202,8 +225,9 @@ def main() -> None:
             Mosquitto(Path(folder) / "broker") as broker,
             ModbusSimulator(size=10_000) as modbus,
             S7Simulator(size=20_000) as s7,
+            BacnetSimulator() as bacnet,
         ):
-            devices = {"Modbus": modbus, "S7": s7}
+            devices = {"Modbus": modbus, "S7": s7, "BACnet": bacnet}
             for protocol, tags, data_type, every in CONFIGURATIONS:
                 found = measure(
                     broker,
