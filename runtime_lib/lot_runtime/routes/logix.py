@@ -1,0 +1,346 @@
+"""The Allen-Bradley route (ALLEN_BRADLEY) for Logix controllers, over pylogix.
+
+``LogixRoute`` reads tags of a ControlLogix, CompactLogix or Micro800
+controller by name (``Program:Packaging.CaseCount``, ``Temps[3]``,
+``Line.Speed``) every ``tag.every`` seconds and publishes their values on
+the site broker.  Logix tags carry their own type, so the controller says
+what a value is; the declared ``data_type`` is checked against it (a
+mismatch is logged once) and decides how commands are converted.  A
+writable tag reads commands on its ``command_topic``: the text is converted
+to the tag's type (scaling undone, range checked), written, read back, and
+the read-back value published.
+
+Tags of one period are read together in CIP Multiple Service requests,
+which pylogix packs to the connection size the controller granted; a
+Micro800 has no such service and is read tag by tag, as are STRING tags
+(pylogix decodes strings only from a reply of their own).
+
+pylogix is a blocking client.  Each route runs it on one worker thread of
+its own, so the event loop never waits on the PLC and requests to one
+controller never interleave; its socket timeout bounds every call.  pylogix
+reports a lost link as a status rather than an exception, so the route
+checks the link after every call and turns a lost one into
+``LogixLinkError``: then, as in every device route, the outage is logged
+once, shown on the status topic and retried with capped backoff, and
+commands arriving meanwhile are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+# pylogix ships no type information.
+from pylogix import PLC  # type: ignore[import-untyped]
+
+from lot_runtime import values
+
+from . import Setting
+from .devices import DeviceRoute, repeat, tag_number
+
+__all__ = ["LogixLinkError", "LogixRoute", "LogixTag", "command_value", "route_path"]
+
+log = logging.getLogger("lot")
+
+_SUCCESS = "Success"
+# Integer data types -> the values they hold.
+INTEGER_RANGES = {
+    "SINT": (-(2**7), 2**7 - 1),
+    "INT": (-(2**15), 2**15 - 1),
+    "DINT": (-(2**31), 2**31 - 1),
+    "LINT": (-(2**63), 2**63 - 1),
+    "USINT": (0, 2**8 - 1),
+    "UINT": (0, 2**16 - 1),
+    "UDINT": (0, 2**32 - 1),
+    "ULINT": (0, 2**64 - 1),
+}
+# CIP type codes the controller reports -> the data type they are.  A
+# structure (0xA0) may be a STRING or any user type, so it is not checked.
+_CIP_TYPES = {
+    0xC1: "BOOL",
+    0xC2: "SINT",
+    0xC3: "INT",
+    0xC4: "DINT",
+    0xC5: "LINT",
+    0xC6: "USINT",
+    0xC7: "UINT",
+    0xC8: "UDINT",
+    0xC9: "ULINT",
+    0xCA: "REAL",
+    0xCB: "LREAL",
+    0xDA: "STRING",  # SHORT_STRING
+}
+# A trailing ``.N`` selects a bit of an integer tag.
+_BIT_OF_WORD = re.compile(r"\.\d+$")
+
+T = TypeVar("T")
+
+
+class LogixLinkError(ConnectionError):
+    """The connection to the controller is gone, or its reply was unreadable."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogixTag:
+    """One controller or program tag (or a member or element of one)."""
+
+    name: str
+    address: str  # the tag name as the controller knows it
+    topic: str
+    data_type: str = "DINT"
+    length: int = 82  # characters a STRING holds (Logix's STRING: 82)
+    every: float = 1.0
+    scaling: float = 1.0
+    offset: float = 0.0
+    deadband: float | None = None
+    on_change: bool = False
+    decimals: int | None = None
+    writable: bool = False
+    command_topic: str | None = None
+
+    @property
+    def base(self) -> str:
+        """The name pylogix keeps the tag's type under: no element, member
+        bit or program scope is part of it."""
+        return re.sub(r"\[.*$", "", self.address.split(".")[0])
+
+
+def route_path(text: str) -> list[tuple[int, int | str]]:
+    """A CIP route as RSLinx writes it, ``port,link[,port,link...]``: ``1,0``
+    is the backplane (port 1) to slot 0; ``2,192.168.1.10`` leaves through
+    an Ethernet module (port 2) to that address."""
+    parts = [p.strip() for p in text.split(",")] if text.strip() else []
+    if len(parts) % 2:
+        raise ValueError(f"route path {text!r} is not pairs of port and link")
+    hops: list[tuple[int, int | str]] = []
+    for port, link in zip(parts[::2], parts[1::2], strict=True):
+        hops.append((int(port), int(link) if link.isdigit() else link))
+    return hops
+
+
+class LogixRoute(DeviceRoute[LogixTag]):
+    """A Logix controller at ``host`` (its CPU in ``slot``) and its tags."""
+
+    device = "PLC"
+    driver_loggers = ("pylogix",)
+    failures = (LogixLinkError, OSError, TimeoutError)
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        tags: Sequence[LogixTag],
+        host: Setting,
+        port: Setting = 44818,
+        slot: Setting = 0,
+        path: Setting = "",
+        micro800: bool = False,
+        timeout: float = 5.0,
+    ) -> None:
+        settings = {"host": host, "port": port, "slot": slot, "path": path}
+        super().__init__(name, tags, settings)
+        self.micro800 = micro800
+        self.timeout = timeout
+        self._checked: set[str] = set()  # tags whose PLC type was compared
+
+    def describe(self, resolved: Mapping[str, Setting]) -> str:
+        where = f"{resolved['host']}:{resolved['port']}"
+        if self.micro800:
+            return f"Micro800 at {where}"
+        if resolved["path"]:
+            return f"Logix PLC at {where} path {resolved['path']}"
+        return f"Logix PLC at {where} slot {resolved['slot']}"
+
+    async def connection(self, resolved: Mapping[str, Setting]) -> None:
+        """Connect, then poll and write until the link is lost."""
+        plc = PLC(
+            str(resolved["host"]),
+            slot=int(str(resolved["slot"])),
+            timeout=self.timeout,
+            Micro800=self.micro800,
+            port=int(str(resolved["port"])),
+        )
+        plc.SocketTimeout = self.timeout
+        if resolved["path"]:
+            plc.Route = route_path(str(resolved["path"]))
+        worker = ThreadPoolExecutor(1, thread_name_prefix=f"logix-{self.name}")
+        self._checked.clear()
+        try:
+            opened = await self._call(worker, plc, plc.conn.connect, linked=False)
+            if not opened[0]:
+                raise LogixLinkError(str(opened[1]))
+            self.online()
+            await self.serve(
+                *(
+                    self._poll(worker, plc, every, tags)
+                    for every, tags in self.by_period()
+                ),
+                self._write_loop(worker, plc),
+            )
+        finally:
+            worker.submit(_close, plc)
+            worker.shutdown(wait=False)
+
+    async def _call(
+        self,
+        worker: ThreadPoolExecutor,
+        plc: Any,
+        request: Callable[..., T],
+        *arguments: Any,
+        linked: bool = True,
+    ) -> T:
+        """Run one pylogix request on the route's thread.  A reply pylogix
+        cannot parse is LogixLinkError, and so is a link that is gone
+        afterwards (when ``linked``: the request needs the connection)."""
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(worker, request, *arguments)
+        except (OSError, LogixLinkError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - pylogix parsing a bad reply
+            raise LogixLinkError(f"unreadable reply from the PLC ({exc})") from exc
+        if linked and not plc.conn.SocketConnected:
+            raise LogixLinkError("connection lost")
+        return result
+
+    async def _poll(
+        self, worker: ThreadPoolExecutor, plc: Any, every: float, tags: list[LogixTag]
+    ) -> None:
+        """Read ``tags`` every ``every`` seconds."""
+        # pylogix decodes a STRING only from a reply of its own, and a
+        # Micro800 has no Multiple Service request.
+        together = [t for t in tags if t.data_type != "STRING"]
+        if self.micro800 or len(together) < 2:
+            together = []
+        alone = [t for t in tags if t not in together]
+
+        async def step() -> None:
+            if together:
+                addresses = [t.address for t in together]
+                replies = await self._call(worker, plc, plc.Read, addresses)
+                for tag, reply in zip(together, replies, strict=True):
+                    self._publish(plc, tag, reply.Value, reply.Status)
+            for tag in alone:
+                reply = await self._call(worker, plc, plc.Read, tag.address)
+                self._publish(plc, tag, reply.Value, reply.Status)
+
+        await repeat(every, step)
+
+    def _publish(
+        self, plc: Any, tag: LogixTag, raw: Any, status: str, force: bool = False
+    ) -> None:
+        if status != _SUCCESS:
+            self._warn(tag, "read", f"the PLC refuses to read it: {status}")
+            return
+        self._check_type(plc, tag)
+        if isinstance(raw, bytes | bytearray | list):
+            self._warn(tag, "shape", "it is a structure or an array: name a member")
+            return
+        value: object = raw
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            value = tag_number(tag, raw, float32=tag.data_type == "REAL")
+        self.publish_value(tag, value, force)
+
+    def _check_type(self, plc: Any, tag: LogixTag) -> None:
+        """Once per connection and tag: warn when the controller's type for
+        the tag is not the declared one."""
+        if tag.name in self._checked:
+            return
+        self._checked.add(tag.name)
+        actual = _plc_type(plc, tag)
+        if actual not in (None, tag.data_type):
+            self._warn(
+                tag,
+                "type",
+                f"the PLC says {tag.address} is {actual}, not {tag.data_type}; "
+                "publishing what the PLC holds, refusing commands",
+            )
+
+    # -- writes
+
+    async def _write_loop(self, worker: ThreadPoolExecutor, plc: Any) -> None:
+        while True:
+            tag, payload = await self._commands.queue.get()
+            try:
+                value = command_value(tag, payload)
+            except ValueError as exc:
+                self._warn(tag, "bad", f"command ignored: {exc}")
+                continue
+            if _plc_type(plc, tag) not in (None, tag.data_type):
+                self._warn(tag, "type-write", "command ignored: the types disagree")
+                continue
+            written = await self._call(worker, plc, plc.Write, tag.address, value)
+            if written.Status != _SUCCESS:
+                self._warn(tag, "write", f"the PLC refused the write: {written.Status}")
+                continue
+            back = await self._call(worker, plc, plc.Read, tag.address)
+            if back.Status == _SUCCESS and not _same(back.Value, value, tag):
+                self._warn(tag, "confirm", "the write was not confirmed by a read")
+            self._publish(plc, tag, back.Value, back.Status, force=True)
+            log.debug("route %s: wrote tag %s", self.name, tag.name)
+
+
+def command_value(tag: LogixTag, payload: bytes) -> bool | int | float | str:
+    """The value a command payload asks ``tag`` to hold.  BOOL takes
+    true/false/1/0/on/off; STRING its text (at most ``tag.length``
+    characters); numbers are unscaled (``(value - offset) / scaling``),
+    rounded for integer types and checked against the type's range."""
+    text = payload.decode("utf-8", errors="replace").strip()
+    if tag.data_type == "BOOL":
+        flag = {"true": True, "1": True, "on": True}.get(text.lower())
+        if flag is None and text.lower() not in ("false", "0", "off"):
+            raise ValueError("not a BOOL")
+        return bool(flag)
+    if tag.data_type == "STRING":
+        if len(text) > tag.length:
+            raise ValueError(f"longer than the STRING's {tag.length} characters")
+        return text
+    number = values.number(text)
+    if number is None or tag.scaling == 0:
+        raise ValueError(f"not a number for {tag.data_type}")
+    raw: int | float
+    if isinstance(number, int) and tag.scaling == 1 and float(tag.offset).is_integer():
+        raw = number - int(tag.offset)  # exact, even beyond 2**53
+    else:
+        raw = (number - tag.offset) / tag.scaling
+    if tag.data_type in ("REAL", "LREAL"):
+        return float(raw)
+    try:
+        whole = round(raw)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{number} does not fit {tag.data_type}") from None
+    low, high = INTEGER_RANGES[tag.data_type]
+    if not low <= whole <= high:
+        raise ValueError(f"{number} does not fit {tag.data_type}")
+    return whole
+
+
+def _plc_type(plc: Any, tag: LogixTag) -> str | None:
+    """The data type the controller gave for ``tag`` when it was last read,
+    if it is one a tag can declare (a bit of an integer is not compared)."""
+    known = plc.KnownTags.get(tag.base)
+    if known is None or _BIT_OF_WORD.search(tag.address):
+        return None
+    return _CIP_TYPES.get(known[0])
+
+
+def _same(read: Any, written: bool | int | float | str, tag: LogixTag) -> bool:
+    """Whether a read-back value is the one written (a REAL as float32)."""
+    if tag.data_type == "REAL" and isinstance(read, float):
+        return tag_number(tag, read, float32=True) == tag_number(
+            tag, float(written), float32=True
+        )
+    return bool(read == written)
+
+
+def _close(plc: Any) -> None:
+    """Say goodbye to the controller; a failure to do so changes nothing."""
+    try:
+        plc.Close()
+    except Exception:  # noqa: BLE001 - the socket may already be gone
+        log.debug("Logix close failed", exc_info=True)
