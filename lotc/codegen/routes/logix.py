@@ -1,0 +1,267 @@
+"""Lowering of ALLEN_BRADLEY routes to ``LogixRoute``.
+
+Input: a checked ALLEN_BRADLEY route.  Output: its ``RouteView`` and the
+problems the controller would only reveal at run time, reported now: a tag
+ADDRESS that is not a Logix tag name (LOT410), two tags on one tag (LOT411),
+a DATA_TYPE Logix does not have, or a bit address not read as BOOL
+(LOT412), a ``PATH`` that is not a CIP route (LOT206), and a
+``DEVICE_FAMILY`` the route cannot reach (LOT403).
+
+Addresses are tag names as the controller program writes them: controller
+tags (``CaseCount``), program tags (``Program:Packaging.CaseCount``),
+members of structures (``Line.Speed``), array elements (``Temps[3]``,
+``Grid[1,2]``) and bits of integers (``Status.3``, a BOOL).  ``DEVICE_FAMILY``
+0 (ControlLogix and CompactLogix, the default) and 4 (Micro800) are built;
+the others (PLC-5, SLC 500, MicroLogix, PLC-5 mode, Omron) are addressed by
+data files or speak other dialects that the driver does not.  ``PATH`` is
+the CIP route to the CPU as RSLinx writes it (``1,0``: backplane, slot 0);
+without it the CPU is in ``SLOT`` of the backplane the Ethernet module
+shares.  A STRING holds ``LENGTH`` characters, 82 (Logix's STRING) when not
+set.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from lotc.codegen.routes import RouteView, new_view, register
+from lotc.codegen.routes.tags import (
+    Tag,
+    call,
+    config_text,
+    env_in_tag,
+    number,
+    publishing,
+    settings_imports,
+    tags_of,
+    text,
+)
+from lotc.frontend import ast, messages
+from lotc.frontend.diagnostics import Diagnostic
+from lotc.frontend.route_schemas import resolve_settings
+from lotc.frontend.site import Site
+
+# LoT data type spellings -> the runtime's Logix types.
+DATA_TYPES = {
+    **{t: t for t in ("BOOL", "SINT", "INT", "DINT", "LINT", "REAL", "LREAL")},
+    **{t: t for t in ("USINT", "UINT", "UDINT", "ULINT", "STRING")},
+    **{"BOOLEAN": "BOOL", "INT8": "SINT", "INT16": "INT", "INT32": "DINT"},
+    **{"INT64": "LINT", "UINT8": "USINT", "UINT16": "UINT", "UINT32": "UDINT"},
+    **{"UINT64": "ULINT", "FLOAT": "REAL", "FLOAT32": "REAL", "DOUBLE": "LREAL"},
+    **{"FLOAT64": "LREAL"},
+}
+STRING_LENGTH = 82
+NAME_LENGTH = 40  # characters in one Logix name
+FAMILIES = {
+    1: "PLC-5",
+    2: "SLC 500",
+    3: "ControlLogix in PLC-5 mode",
+    5: "MicroLogix",
+    6: "Omron",
+}
+MICRO800 = 4
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_ELEMENT = rf"{_NAME}(?:\[\d+(?:,\d+){{0,2}}\])?"
+_TAG = re.compile(
+    rf"(?:Program:(?P<program>{_NAME})\.)?(?P<path>{_ELEMENT}(?:\.{_ELEMENT})*)"
+    r"(?:\.(?P<bit>\d+))?"
+)
+_LAST_BIT = 63
+
+
+class _Problem(Exception):
+    """One thing wrong with a tag: its code, the problem and a hint."""
+
+    def __init__(
+        self, code: messages.Code, problem: str, help: str, key: str = "ADDRESS"
+    ):
+        super().__init__(problem)
+        self.code = code
+        self.problem = problem
+        self.help = help
+        self.key = key  # the setting to point at
+
+
+@register("ALLEN_BRADLEY")
+def lower_logix(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]:
+    view = new_view(route, "ALLEN_BRADLEY")
+    view.extras = ["logix"]
+    view.imports = ["from lot_runtime.routes.logix import LogixRoute, LogixTag"]
+    config = resolve_settings(route, "ALLEN_BRADLEY_CONFIG")
+    problems = _config_problems(route, config)
+
+    lowered: list[tuple[Tag, dict[str, object]]] = []
+    for tag in tags_of(route):
+        problems.extend(env_in_tag(tag))
+        try:
+            lowered.append((tag, _lower_tag(tag)))
+        except _Problem as problem:
+            problems.append(
+                problem.code.at(
+                    _span(tag, problem.key),
+                    name=tag.name,
+                    problem=problem.problem,
+                    help=problem.help,
+                )
+            )
+        except ValueError:
+            continue  # a number the checker already reported
+    problems.extend(_duplicates(lowered))
+
+    arguments = [f"name={route.name.text!r}"]
+    for key, name in (("IP", "host"), ("PORT", "port"), ("SLOT", "slot")):
+        if key in config:
+            arguments.append(f"{name}={config_text(config[key], whole=key != 'IP')}")
+    if "PATH" in config:
+        arguments.append(f"path={config_text(config['PATH'])}")
+    if text(config, "DEVICE_FAMILY") == str(MICRO800):
+        arguments.append("micro800=True")
+    timeout = number(config, "TIMEOUT")
+    if timeout is not None:
+        arguments.append(f"timeout={timeout / 1000!r}")
+    tags = "".join(f"{call('LogixTag', a)}, " for _, a in lowered)
+    arguments.append(f"tags=({tags})")
+    view.constructor = f"LogixRoute({', '.join(arguments)})"
+    view.imports = sorted(view.imports + settings_imports(view.constructor))
+    view.route_class = "LogixRoute"
+    view.reads = sorted({t.command_topic for t, _ in lowered if t.command_topic})
+    view.writes = sorted({t.topic for t, _ in lowered})
+    return view, problems
+
+
+def _config_problems(route: ast.Route, config: dict) -> list[Diagnostic]:
+    """LOT403 for a device family the route cannot reach, LOT206 for a PATH
+    that is not a CIP route."""
+    problems: list[Diagnostic] = []
+    family = text(config, "DEVICE_FAMILY")
+    if family is not None and family.isdigit() and int(family) in FAMILIES:
+        problems.append(
+            messages.UNSUPPORTED_STATEMENT.at(
+                _setting_span(route, config, "DEVICE_FAMILY"),
+                construct=f"`DEVICE_FAMILY {family}` ({FAMILIES[int(family)]}: "
+                "only Logix controllers (0) and Micro800 (4) are reached by "
+                "tag name)",
+            )
+        )
+    path = config.get("PATH")
+    if isinstance(path, ast.SettingValue) and path.kind not in ("env", "secret"):
+        reason = _path_problem(path.text)
+        if reason:
+            problems.append(
+                messages.BAD_SETTING_VALUE.at(
+                    path.span,
+                    key="PATH",
+                    problem=f"is not a CIP route: {reason}",
+                    help="write ports and links in pairs, as RSLinx does: `1,0` "
+                    "is the backplane to slot 0, `1,0,2,10.0.0.5,1,2` goes on "
+                    "through an Ethernet module to slot 2 of another chassis",
+                )
+            )
+    return problems
+
+
+def _path_problem(written: str) -> str | None:
+    """What is wrong with a CIP route ``port,link,...``, or None."""
+    parts = [p.strip() for p in written.split(",")]
+    if len(parts) % 2:
+        return f"{len(parts)} parts, not pairs of port and link"
+    for port, link in zip(parts[::2], parts[1::2], strict=True):
+        if not port.isdigit() or not 1 <= int(port) <= 14:
+            return f"`{port}` is not a port (1-14)"
+        if link.isdigit():
+            if int(link) > 255:
+                return f"`{link}` is not a slot or node (0-255)"
+            continue
+        try:
+            ipaddress.IPv4Address(link)
+        except ValueError:
+            return f"`{link}` is neither a slot number nor an IPv4 address"
+    return None
+
+
+def _lower_tag(tag: Tag) -> dict[str, object]:
+    written = (text(tag.settings, "DATA_TYPE") or "").upper()
+    data_type = DATA_TYPES.get(written)
+    if data_type is None:
+        raise _Problem(
+            messages.TYPE_WIDTH_MISMATCH,
+            f"`{written}` is not a Logix data type",
+            "use BOOL, SINT, INT, DINT, LINT, USINT, UINT, UDINT, ULINT, REAL, "
+            "LREAL or STRING",
+            key="DATA_TYPE",
+        )
+    address = (text(tag.settings, "ADDRESS") or "").strip()
+    match = _TAG.fullmatch(address)
+    if match is None:
+        raise _Problem(
+            messages.BAD_DEVICE_ADDRESS,
+            f"`{address}` is not a Logix tag name",
+            "write a controller tag (`CaseCount`), a program tag "
+            "(`Program:Packaging.CaseCount`), a member (`Line.Speed`), an "
+            "element (`Temps[3]`) or a bit of an integer (`Status.3`)",
+        )
+    names = re.findall(_NAME, match["path"]) + [match["program"] or ""]
+    long = next((n for n in names if len(n) > NAME_LENGTH), None)
+    if long:
+        raise _Problem(
+            messages.BAD_DEVICE_ADDRESS,
+            f"`{long}` is longer than Logix's {NAME_LENGTH} characters",
+            "use the name the controller program gives the tag",
+        )
+    bit = match["bit"]
+    if bit is not None and int(bit) > _LAST_BIT:
+        raise _Problem(
+            messages.BAD_DEVICE_ADDRESS,
+            f"`{address}` names bit {bit}; the widest integer, LINT, has bits 0-63",
+            "name a bit of the integer from 0",
+        )
+    if bit is not None and data_type != "BOOL":
+        raise _Problem(
+            messages.TYPE_WIDTH_MISMATCH,
+            f"`{address}` is one bit of an integer, read as BOOL, not {data_type}",
+            f"write DATA_TYPE BOOL, or drop `.{bit}` to read the whole integer",
+            key="DATA_TYPE",
+        )
+    arguments: dict[str, object] = {"name": tag.name, "address": address}
+    arguments["topic"] = tag.topic
+    arguments["data_type"] = data_type
+    if data_type == "STRING":
+        length = int(number(tag.settings, "LENGTH") or STRING_LENGTH)
+        if length != STRING_LENGTH:
+            arguments["length"] = length
+    arguments.update(publishing(tag))
+    return arguments
+
+
+def _span(tag: Tag, key: str) -> ast.Span:
+    """The value of setting ``key`` of ``tag`` when written, else the tag."""
+    value = tag.settings.get(key)
+    return value.span if isinstance(value, ast.SettingValue) else tag.span
+
+
+def _setting_span(route: ast.Route, config: dict, key: str) -> ast.Span:
+    value = config.get(key)
+    return value.span if isinstance(value, ast.SettingValue) else route.name.span
+
+
+def _duplicates(lowered: list[tuple[Tag, dict[str, object]]]) -> list[Diagnostic]:
+    """LOT411 for each tag that reads the same controller tag as an earlier
+    one (Logix names ignore case)."""
+    found: list[Diagnostic] = []
+    seen: dict[str, str] = {}
+    for tag, arguments in lowered:
+        address = str(arguments["address"])
+        other = seen.setdefault(address.lower(), tag.name)
+        if other != tag.name:
+            found.append(
+                messages.OVERLAPPING_ADDRESSES.at(
+                    _span(tag, "ADDRESS"),
+                    name=tag.name,
+                    other=other,
+                    table="controller tag",
+                    address=f"`{address}`",
+                    help="read the value once and publish it from one tag",
+                )
+            )
+    return found
