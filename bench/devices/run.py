@@ -2,8 +2,9 @@
 
 ``python bench/devices/run.py`` starts a pymodbus simulator, an S7 server
 (python-snap7's) and a BACnet/IP device (bacpypes3), all in this process,
-and Mosquitto on free ports, then runs a site with one ``ModbusRoute``,
-``S7Route`` or ``BacnetRoute`` in a child process for each configuration
+a Logix controller (cpppo's, in a process of its own) and Mosquitto on free
+ports, then runs a site with one ``ModbusRoute``, ``S7Route``,
+``BacnetRoute`` or ``LogixRoute`` in a child process for each configuration
 below, and counts, over a window of
 ``--seconds``, the tag values that reach the broker and the CPU time the site
 process used.  Every value is published at every poll (no deadband), so
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
 from support.bacnet import BacnetSimulator  # noqa: E402
+from support.logix import LogixSimulator  # noqa: E402
 from support.modbus import ModbusSimulator  # noqa: E402
 from support.mosquitto import Mosquitto  # noqa: E402
 from support.s7 import S7Simulator  # noqa: E402
@@ -85,6 +87,21 @@ route = BacnetRoute(name="Bench", host="127.0.0.1", port=int(port),
 site = Site(name="bench-devices", routes=(route,))
 raise SystemExit(main(site, ["run", "--broker", url]))
 """,
+    "Logix": """\
+import sys
+from lot_runtime import Site, main
+from lot_runtime.routes.logix import LogixRoute, LogixTag
+
+port, count, data_type, every, url = sys.argv[1:6]
+tags = tuple(
+    LogixTag(name=f"t{i}", address=f"bench[{i}]", topic=f"bench/t{i}",
+             data_type=data_type, every=float(every))
+    for i in range(int(count))
+)
+route = LogixRoute(name="Bench", host="127.0.0.1", port=int(port), tags=tags)
+site = Site(name="bench-devices", routes=(route,))
+raise SystemExit(main(site, ["run", "--broker", url]))
+""",
 }
 
 # (protocol, tags, data type, poll period in seconds)
@@ -100,6 +117,9 @@ CONFIGURATIONS = [
     # Every tag reads the same object, 16 to a ReadPropertyMultiple.
     ("BACnet", 100, "REAL", 1.0),
     ("BACnet", 1_000, "REAL", 0.1),
+    # Elements of one DINT array, in Multiple Service requests.
+    ("Logix", 100, "DINT", 1.0),
+    ("Logix", 1_000, "DINT", 0.1),
 ]
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -176,14 +196,15 @@ def render(
         f"Python {platform.python_version()}",
         f"- lotc commit: {commit}",
         f"- load average before: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
-        "- one site process, one `ModbusRoute`, `S7Route` or `BacnetRoute`, the "
-        "simulators and the broker on the same machine; every value published "
-        "at every poll",
+        "- one site process, one `ModbusRoute`, `S7Route`, `BacnetRoute` or "
+        "`LogixRoute`, the simulators and the broker on the same machine; every "
+        "value published at every poll",
         "- the counting subscriber and the simulators share one Python process:",
         "  where the site's CPU share stays well below one core, they, not the",
         "  route, set the ceiling (the S7 server answers each request in a",
         "  Python thread; the BACnet device answers each request on the",
-        "  same process's event loop)",
+        "  same process's event loop); the Logix controller (cpppo, pure",
+        "  Python) has a process of its own and sets the ceiling of its rows",
         "",
         "| protocol | tags | type | period | asked (tags/s) | "
         "polled and published (tags/s) | site CPU (share of one core) |",
@@ -226,8 +247,9 @@ def main() -> None:
             ModbusSimulator(size=10_000) as modbus,
             S7Simulator(size=20_000) as s7,
             BacnetSimulator() as bacnet,
+            LogixSimulator("bench=DINT[5000]") as logix,
         ):
-            devices = {"Modbus": modbus, "S7": s7, "BACnet": bacnet}
+            devices = {"Modbus": modbus, "S7": s7, "BACnet": bacnet, "Logix": logix}
             for protocol, tags, data_type, every in CONFIGURATIONS:
                 found = measure(
                     broker,
