@@ -22,7 +22,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e './runtime_lib[postgres,modbus,opcua,s7,bacnet,logix,http]' -e '.[test]'
+"$venv/bin/python" -m pip install --quiet -e './runtime_lib[postgres,modbus,opcua,s7,bacnet,logix,http,mail]' -e '.[test]'
 
 sources=(lotc tests runtime_lib)
 [ -d bench ] && sources+=(bench)

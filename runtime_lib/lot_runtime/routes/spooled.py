@@ -63,18 +63,33 @@ class Retry(Exception):
 
 class Template:
     """Text with placeholders, filled from one message; ``encode`` is applied
-    to each filled value (percent-encoding, HTML escaping)."""
+    to each filled value (percent-encoding, HTML escaping).  ``lenient``
+    leaves braces that are no placeholder as written (text that lotc did not
+    check, such as an HTML file's CSS); otherwise they are a ValueError."""
 
     def __init__(
         self,
         text: str,
         constants: Mapping[str, str],
         encode: Callable[[str], str] = lambda value: value,
+        *,
+        lenient: bool = False,
     ) -> None:
         parts = PLACEHOLDER.split(text)
-        self._literals = parts[::2]
-        self._names = parts[1::2]
-        self._readers = [reader(name, constants) for name in self._names]
+        self._literals = [parts[0]]
+        self._names: list[str] = []
+        self._readers = []
+        for name, literal in zip(parts[1::2], parts[2::2], strict=True):
+            try:
+                read = reader(name, constants)
+            except ValueError:
+                if not lenient:
+                    raise
+                self._literals[-1] += "{" + name + "}" + literal
+                continue
+            self._names.append(name)
+            self._readers.append(read)
+            self._literals.append(literal)
         self._encode = encode
 
     def fill(self, message: Message) -> str:
