@@ -9,8 +9,9 @@ thread of its own, keeping every mail it accepts::
     server.stop(); server.start()      # same port
 
 With ``users`` the server offers AUTH LOGIN/PLAIN (over plain TCP: tests
-only) and refuses a wrong password with 535.  With ``tls`` (a certificate
-and key file) it offers STARTTLS and requires it before MAIL.
+only, and pyproject.toml silences aiosmtpd's warning about it) and refuses
+a wrong password with 535.  With ``tls`` (a certificate and key file) it
+offers STARTTLS and requires it before MAIL.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import email.policy
 import ssl
 import threading
 import time
-import warnings
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -30,11 +30,6 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from .mosquitto import free_port
 
 __all__ = ["SmtpServer"]
-
-# AUTH over plain TCP is what these tests want: a server on loopback.
-warnings.filterwarnings(
-    "ignore", message="Requiring AUTH while not requiring TLS", category=UserWarning
-)
 
 
 class _Handler:
