@@ -3,8 +3,9 @@ EtherNet/IP controller (cpppo's Logix simulator): tags appear on their
 topics and follow the controller, an action reacts to one of them, and a
 command on a writable tag's topic reaches the controller.
 
-The shared corpus has no Allen-Bradley program, so the site is written here
-in the shape of the LoT reference's example (3.3.12).
+The shared corpus has no Allen-Bradley program, so that site is written here
+in the shape of the LoT reference's example (3.3.12).  The corpus's
+ETHERNETIP program (Logix tags by name) runs against the same controller.
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ def plc():
         yield simulator
 
 
-def _build(tmp_path, port: int):
+def _build(tmp_path, port: int, text: str | None = None):
     site = tmp_path / "src"
     site.mkdir()
     (site / "site.toml").write_text('[site]\nname = "packaging"\n')
-    (site / "site.lot").write_text(SITE.format(port=port))
+    (site / "site.lot").write_text(text or SITE.format(port=port))
     tree = tmp_path / "tree"
     status = cli.main(
         ["build", str(site), "-o", str(tmp_path / "dist"), "--emit", str(tree)]
@@ -101,3 +102,41 @@ def test_a_built_site_reads_writes_and_reacts_to_a_logix_controller(
         assert counts == [b"41", b"100"], counts
     finally:
         process.stop()
+
+
+ETHERNET_IP = "CorefluxCommunity__coreflux-cursor-plugin/lot-routes__ABController.lot"
+
+
+def test_the_corpus_ethernet_ip_program_reads_the_controller(
+    tmp_path, corpus, mosquitto
+):
+    with LogixSimulator("Motor_Speed=REAL", "Line_Running=BOOL") as plc:
+        plc.set("Motor_Speed", 1450.5)
+        plc.set("Line_Running", True)
+        lot = (corpus / ETHERNET_IP).read_text()
+        assert 'WITH IP "192.168.1.75"' in lot
+        lot = lot.replace(
+            'WITH IP "192.168.1.75"',
+            f'WITH IP "127.0.0.1"\n        WITH PORT {plc.port}',
+        )
+        tree = _build(tmp_path, plc.port, lot)
+        process = SiteProcess(tree, "packaging", mosquitto, log=tmp_path / "site.log")
+        process.start()
+        try:
+            with mosquitto.collect("ab/read/#") as seen:
+                wanted = {
+                    ("ab/read/MotorSpeed", b"1450.5"),
+                    ("ab/read/LineRunning", b"true"),
+                }
+                found = seen.wait_until(
+                    lambda ms: wanted <= {(m.topic, m.payload) for m in ms}, 20
+                )
+                assert wanted <= {(m.topic, m.payload) for m in found}, process.output()
+                plc.set("Line_Running", False)
+                stopped = ("ab/read/LineRunning", b"false")
+                found = seen.wait_until(
+                    lambda ms: stopped in {(m.topic, m.payload) for m in ms}, 5
+                )
+                assert stopped in {(m.topic, m.payload) for m in found}
+        finally:
+            process.stop()

@@ -139,3 +139,46 @@ def test_a_plc5_is_not_built():
     [problem] = problems
     assert problem.code == "LOT403"
     assert "PLC-5" in problem.message
+
+
+ETHERNET_IP = """
+DEFINE ROUTE Line WITH TYPE ETHERNETIP
+    ADD ETHERNETIP_CONFIG
+        WITH IP "10.40.0.21"
+        WITH POLLING_MS 400
+        WITH READ_WRITE_TIMEOUT 1500
+    ADD MAPPING Fast
+        WITH EVERY 100 MILLISECONDS
+        ADD TAG Speed
+            WITH ADDRESS "Motor_Speed"
+            WITH DATA_TYPE "REAL"
+    ADD MAPPING Default
+        ADD TAG Running
+            WITH ADDRESS "Line_Running"
+            WITH DATA_TYPE "BOOL"
+        ADD TAG Vendor
+            WITH ADDRESS "1.1.1"
+            WITH DATA_TYPE "UINT"
+"""
+
+
+def test_ethernet_ip_reads_logix_tags_polling_at_its_own_default():
+    checked = check_sources([source(ETHERNET_IP)])
+    assert not checked.has_errors, [d.message for d in checked.diagnostics]
+    [route] = checked.site.routes.values()
+    view, problems = lower_logix(route, checked.site)
+    text = view.constructor
+    assert "host='10.40.0.21', port=44818, slot=0, timeout=1.5" in text
+    assert (
+        "address='Motor_Speed', topic='Line/Fast/Speed', data_type='REAL', "
+        "every=0.1" in text
+    )
+    assert (
+        "address='Line_Running', topic='Line/Default/Running', "
+        "data_type='BOOL', every=0.4" in text
+    )
+    assert "1.1.1" not in text
+    [problem] = problems
+    assert problem.code == "LOT403"
+    assert "CIP object attribute `1.1.1`" in problem.message
+    assert view.route_type == "ETHERNETIP"

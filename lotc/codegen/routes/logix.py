@@ -1,6 +1,6 @@
-"""Lowering of ALLEN_BRADLEY routes to ``LogixRoute``.
+"""Lowering of ALLEN_BRADLEY and ETHERNETIP routes to ``LogixRoute``.
 
-Input: a checked ALLEN_BRADLEY route.  Output: its ``RouteView`` and the
+Input: a checked ALLEN_BRADLEY or ETHERNETIP route.  Output: its ``RouteView`` and the
 problems the controller would only reveal at run time, reported now: a tag
 ADDRESS that is not a Logix tag name (LOT410), two tags on one tag (LOT411),
 a DATA_TYPE Logix does not have, or a bit address not read as BOOL
@@ -18,6 +18,13 @@ the CIP route to the CPU as RSLinx writes it (``1,0``: backplane, slot 0);
 without it the CPU is in ``SLOT`` of the backplane the Ethernet module
 shares.  A STRING holds ``LENGTH`` characters, 82 (Logix's STRING) when not
 set.
+
+An ETHERNETIP route is the same Logix tag access (the plugin's reading of
+the type, and the corpus's): ``ETHERNETIP_CONFIG`` gives ``IP``, ``PORT``,
+``SLOT``, ``READ_WRITE_TIMEOUT`` as the request timeout, and ``POLLING_MS``
+as the period of a mapping that writes no ``EVERY``.  The reference's other
+reading, addresses that are CIP object attributes (``1.1.7``, class,
+instance, attribute), is LOT403 for now.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ _TAG = re.compile(
     r"(?:\.(?P<bit>\d+))?"
 )
 _LAST_BIT = 63
+_CIP_PATH = re.compile(r"\d+\.\d+\.\d+")
 
 
 class _Problem(Exception):
@@ -83,17 +91,33 @@ class _Problem(Exception):
         self.key = key  # the setting to point at
 
 
-@register("ALLEN_BRADLEY")
+@register("ALLEN_BRADLEY", "ETHERNETIP")
 def lower_logix(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]:
-    view = new_view(route, "ALLEN_BRADLEY")
+    ethernet_ip = route.route_type == "ETHERNETIP"
+    view = new_view(route, "ETHERNETIP" if ethernet_ip else "ALLEN_BRADLEY")
     view.extras = ["logix"]
     view.imports = ["from lot_runtime.routes.logix import LogixRoute, LogixTag"]
-    config = resolve_settings(route, "ALLEN_BRADLEY_CONFIG")
+    kind = "ETHERNETIP_CONFIG" if ethernet_ip else "ALLEN_BRADLEY_CONFIG"
+    config = resolve_settings(route, kind)
     problems = _config_problems(route, config)
+    # ETHERNETIP's POLLING_MS is the period of a mapping without EVERY.
+    polling = number(config, "POLLING_MS") if ethernet_ip else None
 
     lowered: list[tuple[Tag, dict[str, object]]] = []
     for tag in tags_of(route):
         problems.extend(env_in_tag(tag))
+        if polling is not None and not tag.every_written:
+            tag.every = polling / 1000
+        address = (text(tag.settings, "ADDRESS") or "").strip()
+        if _CIP_PATH.fullmatch(address):
+            problems.append(
+                messages.UNSUPPORTED_STATEMENT.at(
+                    _span(tag, "ADDRESS"),
+                    construct=f"tag `{tag.name}`: the CIP object attribute "
+                    f"`{address}` (class.instance.attribute; tags are read by name)",
+                )
+            )
+            continue
         try:
             lowered.append((tag, _lower_tag(tag)))
         except _Problem as problem:
@@ -117,7 +141,7 @@ def lower_logix(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnosti
         arguments.append(f"path={config_text(config['PATH'])}")
     if text(config, "DEVICE_FAMILY") == str(MICRO800):
         arguments.append("micro800=True")
-    timeout = number(config, "TIMEOUT")
+    timeout = number(config, "READ_WRITE_TIMEOUT" if ethernet_ip else "TIMEOUT")
     if timeout is not None:
         arguments.append(f"timeout={timeout / 1000!r}")
     tags = "".join(f"{call('LogixTag', a)}, " for _, a in lowered)

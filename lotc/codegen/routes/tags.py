@@ -38,6 +38,9 @@ class Tag:
     every: float
     topic: str
     command_topic: str | None
+    # Whether the mapping writes its EVERY (a route type may have a default
+    # period of its own, ETHERNETIP's POLLING_MS).
+    every_written: bool = True
 
 
 def text(settings: dict, key: str) -> str | None:
@@ -115,6 +118,7 @@ def _compact(
         every=every,
         topic=topic,
         command_topic=f"{topic}/set" if writable else None,
+        every_written=isinstance(mapping.settings.get("EVERY"), ast.SettingValue),
     )
 
 
@@ -143,6 +147,7 @@ def _tag(
         every=every,
         topic=topic,
         command_topic=command,
+        every_written=isinstance(mapping.settings.get("EVERY"), ast.SettingValue),
     )
 
 
