@@ -74,14 +74,20 @@ def check_sources(
         found_scripts, broken, problems = _read_scripts(scripts)
         diagnostics.extend(problems)
         diagnostics.extend(check_site(modules, found_scripts, broken))
-    diagnostics.sort(key=Diagnostic.sort_key)
-    return CheckedSite(
+    checked = CheckedSite(
         {s.name: s for s in sources},
         modules,
         diagnostics,
         found_scripts,
         {name: text.splitlines() for name, text in scripts},
     )
+    if not checked.has_errors:
+        # Imported here: the route lowerings are part of code generation.
+        from lotc.codegen.routes import route_mistakes
+
+        diagnostics.extend(route_mistakes(checked.site))
+    diagnostics.sort(key=Diagnostic.sort_key)
+    return checked
 
 
 @contextmanager

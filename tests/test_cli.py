@@ -76,6 +76,26 @@ def test_warnings_alone_exit_zero(capsys, write):
     assert status == 0 and "warning[LOT007]" in err
 
 
+DEVICE = """DEFINE ROUTE Press WITH TYPE SIEMENS_S7
+    ADD S7_CONFIG
+        WITH IP "10.0.0.9"
+        WITH CPU_TYPE "LOGO"
+    ADD MAPPING Cycle
+        ADD TAG Tonnage
+            WITH ADDRESS "DB1.DBW4"
+            WITH DATA_TYPE "REAL"
+"""
+
+
+def test_check_reports_device_addresses_but_not_back_end_limits(capsys, write):
+    status, out, err = run(capsys, "check", "--format", "short", write("a.lot", DEVICE))
+    assert status == 1
+    # The REAL on a word is a mistake in the program (LOT412); that the back
+    # end cannot reach a LOGO (LOT403) is for `lotc build` to say.
+    assert "LOT412" in err and "REAL takes 4 bytes" in err
+    assert "LOT403" not in err
+
+
 def test_folders_recurse_and_are_one_site(capsys, write):
     write("site/a.lot", GOOD)
     write("site/deeper/b.lot", GOOD)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from lotc.codegen.naming import PyName, module_name
 from lotc.frontend import ast
 from lotc.frontend.diagnostics import Diagnostic
-from lotc.frontend.route_schemas import Default
+from lotc.frontend.route_schemas import Default, route_schema
 from lotc.frontend.site import Site
 
 
@@ -69,6 +69,26 @@ def new_view(route: ast.Route, route_type: str) -> RouteView:
         imports=[],
         constructor="",
     )
+
+
+# Codes a lowering reports for what the Python back end cannot build yet;
+# any other code it reports is a mistake in the LoT program itself.
+BACK_END_CODES = frozenset(f"LOT40{n}" for n in range(1, 10))
+
+
+def route_mistakes(site: Site) -> list[Diagnostic]:
+    """What the route lowerings find wrong with the site's routes as LoT (an
+    address no device can have, two tags on one register...), for ``lotc
+    check``, which must not wait for ``lotc build`` to say so.  Only for a
+    site that checked clean: a lowering expects a checked route."""
+    found: list[Diagnostic] = []
+    for route in site.routes.values():
+        schema = route_schema(route.route_type)
+        lowering = ROUTE_LOWERINGS.get(schema.type) if schema else None
+        if lowering is not None:
+            _, problems = lowering(route, site)
+            found += [p for p in problems if p.code not in BACK_END_CODES]
+    return found
 
 
 def setting_text(value: object) -> str:
