@@ -33,7 +33,9 @@ def _tag(name: str, address: str, data_type: str, *extra: str) -> str:
 
 
 def _lower(*tags: str):
-    checked = check_sources([source(ROUTE.format(tags="\n".join(tags)))])
+    checked = check_sources(
+        [source(ROUTE.format(tags="\n".join(tags)))], route_checks=False
+    )
     assert not checked.has_errors, [d.message for d in checked.diagnostics]
     [route] = checked.site.routes.values()
     return lower_bacnet(route, checked.site)
@@ -91,6 +93,7 @@ def test_a_second_tag_on_one_object_and_a_writable_input_are_errors():
         _tag("B", "analog-value:1", "FLOAT"),
         _tag("C", "BI:2", "BOOL", "WITH WRITABLE true"),
     )
+    problems.sort(key=lambda p: (p.span.line, p.span.column))
     assert [(p.code, p.message) for p in problems] == [
         ("LOT411", "tag `B` overlaps tag `A` at analog-value 1"),
         (

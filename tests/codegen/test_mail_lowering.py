@@ -33,7 +33,7 @@ DEFINE ROUTE Alerts WITH TYPE EMAIL
 
 
 def test_settings_and_events_reach_the_route():
-    checked = check_sources([source(ROUTE)])
+    checked = check_sources([source(ROUTE)], route_checks=False)
     assert not checked.has_errors, [d.message for d in checked.diagnostics]
     [route] = checked.site.routes.values()
     view, problems = lower_mail(route, checked.site)

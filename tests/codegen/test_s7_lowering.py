@@ -33,7 +33,9 @@ def _tag(name: str, address: str, data_type: str, *extra: str) -> str:
 
 
 def _lower(*tags: str):
-    checked = check_sources([source(ROUTE.format(tags="\n".join(tags)))])
+    checked = check_sources(
+        [source(ROUTE.format(tags="\n".join(tags)))], route_checks=False
+    )
     assert not checked.has_errors, [d.message for d in checked.diagnostics]
     [route] = checked.site.routes.values()
     return lower_s7(route, checked.site)
@@ -119,7 +121,7 @@ def test_a_logo_is_not_built_yet():
     text = ROUTE.replace(
         "WITH PORT 1102", 'WITH PORT 1102\n        WITH CPU_TYPE "LOGO"'
     ).format(tags=_tag("Count", "MW10", "INT"))
-    checked = check_sources([source(text)])
+    checked = check_sources([source(text)], route_checks=False)
     [route] = checked.site.routes.values()
     _, problems = lower_s7(route, checked.site)
     [problem] = problems

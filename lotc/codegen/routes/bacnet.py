@@ -20,11 +20,13 @@ import re
 from lotc.codegen.routes import RouteView, new_view, register
 from lotc.codegen.routes.tags import (
     Tag,
+    TagProblem,
     call,
     config_text,
-    env_in_tag,
+    lower_tags,
     number,
     publishing,
+    setting_span,
     settings_imports,
     tags_of,
     text,
@@ -61,23 +63,6 @@ _FAMILIES = {
 }
 
 
-class _Problem(Exception):
-    def __init__(
-        self,
-        code: messages.Code,
-        problem: str,
-        help: str | None = None,
-        key: str = "ADDRESS",
-        **fields,
-    ):
-        super().__init__(problem)
-        self.code = code
-        self.problem = problem
-        self.help = help
-        self.key = key
-        self.fields = fields
-
-
 @register("BACNET")
 def lower_bacnet(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]:
     view = new_view(route, "BACNET")
@@ -86,31 +71,17 @@ def lower_bacnet(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnost
     problems: list[Diagnostic] = []
     config = resolve_settings(route, "BACNET_CONFIG")
 
+    candidates, found = lower_tags(tags_of(route), _lower_tag)
+    problems.extend(found)
     lowered: list[tuple[Tag, dict[str, object]]] = []
     seen: dict[tuple[str, int], str] = {}
-    for tag in tags_of(route):
-        problems.extend(env_in_tag(tag))
-        try:
-            arguments = _lower_tag(tag)
-        except _Problem as problem:
-            problems.append(
-                problem.code.at(
-                    _span(tag, problem.key),
-                    name=tag.name,
-                    problem=problem.problem,
-                    help=problem.help,
-                    **problem.fields,
-                )
-            )
-            continue
-        except ValueError:
-            continue  # a number the checker already reported
+    for tag, arguments in candidates:
         key = (str(arguments["object_type"]), int(str(arguments["instance"])))
         other = seen.setdefault(key, tag.name)
         if other != tag.name:
             problems.append(
                 messages.OVERLAPPING_ADDRESSES.at(
-                    _span(tag, "ADDRESS"),
+                    setting_span(tag, "ADDRESS"),
                     name=tag.name,
                     other=other,
                     table=key[0],
@@ -146,7 +117,7 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
     match = _ADDRESS.fullmatch(written)
     kind = _object_type(match.group(1)) if match else None
     if match is None or kind is None:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS,
             f"`{written}` is not a BACnet object",
             "write the object type and instance, as `AI:0`, `AV:3` or "
@@ -154,7 +125,7 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
         )
     instance = int(match.group(2))
     if instance > LAST_INSTANCE:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS,
             f"instance {instance} is beyond BACnet's last, {LAST_INSTANCE}",
         )
@@ -162,14 +133,14 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
     family = kind.rsplit("-", 1)[0]
     allowed, wanted, suggestion = _FAMILIES[family]
     if data_type not in allowed:
-        raise _Problem(
+        raise TagProblem(
             messages.TYPE_WIDTH_MISMATCH,
             f"the present value of a {kind} is {wanted}, not {data_type}",
             f"use DATA_TYPE {suggestion}",
             key="DATA_TYPE",
         )
     if tag.command_topic and kind.endswith("-input"):
-        raise _Problem(
+        raise TagProblem(
             messages.READ_ONLY_TAG,
             "",
             "write the matching output or value object instead",
@@ -195,8 +166,3 @@ def _object_type(written: str) -> str | None:
     if upper in OBJECT_TYPES:
         return OBJECT_TYPES[upper]
     return _BY_NAME.get(written.lower().replace("-", "").replace("_", ""))
-
-
-def _span(tag: Tag, key: str) -> ast.Span:
-    value = tag.settings.get(key)
-    return value.span if isinstance(value, ast.SettingValue) else tag.span

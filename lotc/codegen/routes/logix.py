@@ -35,11 +35,13 @@ import re
 from lotc.codegen.routes import RouteView, new_view, register
 from lotc.codegen.routes.tags import (
     Tag,
+    TagProblem,
     call,
     config_text,
-    env_in_tag,
+    lower_tags,
     number,
     publishing,
+    setting_span,
     settings_imports,
     tags_of,
     text,
@@ -78,19 +80,6 @@ _LAST_BIT = 63
 _CIP_PATH = re.compile(r"\d+\.\d+\.\d+")
 
 
-class _Problem(Exception):
-    """One thing wrong with a tag: its code, the problem and a hint."""
-
-    def __init__(
-        self, code: messages.Code, problem: str, help: str, key: str = "ADDRESS"
-    ):
-        super().__init__(problem)
-        self.code = code
-        self.problem = problem
-        self.help = help
-        self.key = key  # the setting to point at
-
-
 @register("ALLEN_BRADLEY", "ETHERNETIP")
 def lower_logix(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]:
     ethernet_ip = route.route_type == "ETHERNETIP"
@@ -103,34 +92,12 @@ def lower_logix(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnosti
     # ETHERNETIP's POLLING_MS is the period of a mapping without EVERY.
     polling = number(config, "POLLING_MS") if ethernet_ip else None
 
-    lowered: list[tuple[Tag, dict[str, object]]] = []
-    for tag in tags_of(route):
-        problems.extend(env_in_tag(tag))
+    tags = tags_of(route)
+    for tag in tags:
         if polling is not None and not tag.every_written:
             tag.every = polling / 1000
-        address = (text(tag.settings, "ADDRESS") or "").strip()
-        if _CIP_PATH.fullmatch(address):
-            problems.append(
-                messages.UNSUPPORTED_STATEMENT.at(
-                    _span(tag, "ADDRESS"),
-                    construct=f"tag `{tag.name}`: the CIP object attribute "
-                    f"`{address}` (class.instance.attribute; tags are read by name)",
-                )
-            )
-            continue
-        try:
-            lowered.append((tag, _lower_tag(tag)))
-        except _Problem as problem:
-            problems.append(
-                problem.code.at(
-                    _span(tag, problem.key),
-                    name=tag.name,
-                    problem=problem.problem,
-                    help=problem.help,
-                )
-            )
-        except ValueError:
-            continue  # a number the checker already reported
+    lowered, found = lower_tags(tags, _lower_tag)
+    problems.extend(found)
     problems.extend(_duplicates(lowered))
 
     arguments = [f"name={route.name.text!r}"]
@@ -208,7 +175,7 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
     written = (text(tag.settings, "DATA_TYPE") or "").upper()
     data_type = DATA_TYPES.get(written)
     if data_type is None:
-        raise _Problem(
+        raise TagProblem(
             messages.TYPE_WIDTH_MISMATCH,
             f"`{written}` is not a Logix data type",
             "use BOOL, SINT, INT, DINT, LINT, USINT, UINT, UDINT, ULINT, REAL, "
@@ -216,9 +183,16 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
             key="DATA_TYPE",
         )
     address = (text(tag.settings, "ADDRESS") or "").strip()
+    if _CIP_PATH.fullmatch(address):
+        raise TagProblem(
+            messages.UNSUPPORTED_STATEMENT,
+            "",
+            construct=f"tag `{tag.name}`: the CIP object attribute `{address}` "
+            "(class.instance.attribute; tags are read by name)",
+        )
     match = _TAG.fullmatch(address)
     if match is None:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS,
             f"`{address}` is not a Logix tag name",
             "write a controller tag (`CaseCount`), a program tag "
@@ -228,20 +202,20 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
     names = re.findall(_NAME, match["path"]) + [match["program"] or ""]
     long = next((n for n in names if len(n) > NAME_LENGTH), None)
     if long:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS,
             f"`{long}` is longer than Logix's {NAME_LENGTH} characters",
             "use the name the controller program gives the tag",
         )
     bit = match["bit"]
     if bit is not None and int(bit) > _LAST_BIT:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS,
             f"`{address}` names bit {bit}; the widest integer, LINT, has bits 0-63",
             "name a bit of the integer from 0",
         )
     if bit is not None and data_type != "BOOL":
-        raise _Problem(
+        raise TagProblem(
             messages.TYPE_WIDTH_MISMATCH,
             f"`{address}` is one bit of an integer, read as BOOL, not {data_type}",
             f"write DATA_TYPE BOOL, or drop `.{bit}` to read the whole integer",
@@ -256,12 +230,6 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
             arguments["length"] = length
     arguments.update(publishing(tag))
     return arguments
-
-
-def _span(tag: Tag, key: str) -> ast.Span:
-    """The value of setting ``key`` of ``tag`` when written, else the tag."""
-    value = tag.settings.get(key)
-    return value.span if isinstance(value, ast.SettingValue) else tag.span
 
 
 def _setting_span(route: ast.Route, config: dict, key: str) -> ast.Span:
@@ -280,7 +248,7 @@ def _duplicates(lowered: list[tuple[Tag, dict[str, object]]]) -> list[Diagnostic
         if other != tag.name:
             found.append(
                 messages.OVERLAPPING_ADDRESSES.at(
-                    _span(tag, "ADDRESS"),
+                    setting_span(tag, "ADDRESS"),
                     name=tag.name,
                     other=other,
                     table="controller tag",

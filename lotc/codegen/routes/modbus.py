@@ -20,11 +20,13 @@ import re
 from lotc.codegen.routes import RouteView, new_view, register
 from lotc.codegen.routes.tags import (
     Tag,
+    TagProblem,
     call,
     config_text,
-    env_in_tag,
+    lower_tags,
     number,
     publishing,
+    setting_span,
     settings_imports,
     tags_of,
     text,
@@ -60,25 +62,6 @@ _BITS = ("coil", "discrete_input")
 _SPACED = {t: t.replace("_", " ") for t in TABLES.values()}
 
 
-class _Problem(Exception):
-    """One thing wrong with a tag, as (code, problem text)."""
-
-    def __init__(
-        self,
-        code: messages.Code,
-        problem: str,
-        help: str | None = None,
-        key: str = "ADDRESS",
-        **fields,
-    ):
-        super().__init__(problem)
-        self.key = key  # the setting to point at
-        self.code = code
-        self.problem = problem
-        self.help = help
-        self.fields = fields
-
-
 @register("MODBUS_TCP", "MODBUS_SERIAL")
 def lower_modbus(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]:
     schema = route_schema(route.route_type)
@@ -88,23 +71,8 @@ def lower_modbus(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnost
     view.imports = ["from lot_runtime.routes.modbus import ModbusRoute, ModbusTag"]
     problems: list[Diagnostic] = []
 
-    lowered: list[tuple[Tag, dict[str, object]]] = []
-    for tag in tags_of(route):
-        problems.extend(env_in_tag(tag))
-        try:
-            lowered.append((tag, _lower_tag(tag)))
-        except _Problem as problem:
-            problems.append(
-                problem.code.at(
-                    _span(tag, problem.key),
-                    name=tag.name,
-                    problem=problem.problem,
-                    help=problem.help,
-                    **problem.fields,
-                )
-            )
-        except ValueError:
-            continue  # a number the checker already reported
+    lowered, found = lower_tags(tags_of(route), _lower_tag)
+    problems.extend(found)
     problems.extend(_overlaps(lowered))
 
     config = resolve_settings(route, "MODBUS_CONFIG")
@@ -138,7 +106,7 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
     written = (text(tag.settings, "DATA_TYPE") or "").upper()
     data_type = DATA_TYPES.get(written)
     if data_type is None:
-        raise _Problem(
+        raise TagProblem(
             messages.TYPE_WIDTH_MISMATCH,
             f"`{written}` is not a Modbus data type",
             "use INT16, UINT16, INT32, UINT32, INT64, UINT64, FLOAT32, FLOAT64, "
@@ -147,7 +115,7 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
         )
     table, address, count = _address(tag)
     if table in _BITS and data_type != "BOOL":
-        raise _Problem(
+        raise TagProblem(
             messages.TYPE_WIDTH_MISMATCH,
             f"a {_SPACED[table]} holds one bit, so it cannot be {data_type}",
             "read a BOOL here, or the value from a register",
@@ -155,19 +123,19 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
         )
     width = count if data_type == "STRING" else WIDTHS[data_type]
     if count > 1 and data_type != "STRING" and count != width:
-        raise _Problem(
+        raise TagProblem(
             messages.TYPE_WIDTH_MISMATCH,
             f"{data_type} takes {width} registers, but the address spans {count}",
         )
     if data_type == "STRING":
         width = _string_registers(tag, count)
     if address + width - 1 > LAST_ADDRESS:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS,
             f"{data_type} at {address} runs past the last register ({LAST_ADDRESS})",
         )
     if tag.command_topic and table in ("input_register", "discrete_input"):
-        raise _Problem(
+        raise TagProblem(
             messages.READ_ONLY_TAG,
             "",
             "read it without WRITABLE, or write the matching holding register or coil",
@@ -200,7 +168,7 @@ def _string_registers(tag: Tag, count: int) -> int:
         return count if count > 1 else STRING_REGISTERS
     needed = (int(length) + 1) // 2
     if count > 1 and count != needed:
-        raise _Problem(
+        raise TagProblem(
             messages.TYPE_WIDTH_MISMATCH,
             f"LENGTH {int(length)} takes {needed} registers, but the address "
             f"spans {count}",
@@ -210,19 +178,13 @@ def _string_registers(tag: Tag, count: int) -> int:
     return needed
 
 
-def _span(tag: Tag, key: str) -> ast.Span:
-    """The value of setting ``key`` of ``tag`` when written, else the tag."""
-    value = tag.settings.get(key)
-    return value.span if isinstance(value, ast.SettingValue) else tag.span
-
-
 def _address(tag: Tag) -> tuple[str, int, int]:
     """(table, zero-based address, registers written in a range or 1)."""
     written = (text(tag.settings, "ADDRESS") or "").strip()
     explicit = text(tag.settings, "ADDRESS_TYPE")
     match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", written)
     if match is None:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS, f"`{written}` is not a register number"
         )
     first, last = match.group(1), match.group(2) or match.group(1)
@@ -231,7 +193,7 @@ def _address(tag: Tag) -> tuple[str, int, int]:
         start, end = int(first), int(last)
     else:
         if len(first) not in (5, 6) or first[0] not in _MODICON:
-            raise _Problem(
+            raise TagProblem(
                 messages.BAD_DEVICE_ADDRESS,
                 f"`{written}` is not Modicon notation and no ADDRESS_TYPE is given",
                 "write 4xxxx for holding registers (40001 is register 0), "
@@ -242,7 +204,7 @@ def _address(tag: Tag) -> tuple[str, int, int]:
         if last[0] != first[0]:
             end = -1
     if start < 0 or start > LAST_ADDRESS or end < start or end > LAST_ADDRESS:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS,
             f"`{written}` is outside registers 0-{LAST_ADDRESS}",
         )
@@ -260,7 +222,7 @@ def _overlaps(lowered: list[tuple[Tag, dict[str, object]]]) -> list[Diagnostic]:
             if other_table == table and start < other_end and other_start < end:
                 found.append(
                     messages.OVERLAPPING_ADDRESSES.at(
-                        _span(tag, "ADDRESS"),
+                        setting_span(tag, "ADDRESS"),
                         name=tag.name,
                         other=other,
                         table=_SPACED[table],

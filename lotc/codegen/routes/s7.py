@@ -24,11 +24,13 @@ import re
 from lotc.codegen.routes import RouteView, new_view, register
 from lotc.codegen.routes.tags import (
     Tag,
+    TagProblem,
     call,
     config_text,
-    env_in_tag,
+    lower_tags,
     number,
     publishing,
+    setting_span,
     settings_imports,
     tags_of,
     text,
@@ -60,25 +62,6 @@ _AREA_ADDRESS = re.compile(r"([MIEQA])(?:X?(\d+)\.(\d+)|([BWD])(\d+))")
 _UNBUILT_CPUS = ("S7200", "LOGO")
 
 
-class _Problem(Exception):
-    """One thing wrong with a tag: its code, the problem and a hint."""
-
-    def __init__(
-        self,
-        code: messages.Code,
-        problem: str,
-        help: str | None = None,
-        key: str = "ADDRESS",
-        **fields,
-    ):
-        super().__init__(problem)
-        self.key = key  # the setting to point at
-        self.code = code
-        self.problem = problem
-        self.help = help
-        self.fields = fields
-
-
 @register("SIEMENS_S7")
 def lower_s7(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]:
     view = new_view(route, "SIEMENS_S7")
@@ -99,23 +82,8 @@ def lower_s7(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]
             )
         )
 
-    lowered: list[tuple[Tag, dict[str, object]]] = []
-    for tag in tags_of(route):
-        problems.extend(env_in_tag(tag))
-        try:
-            lowered.append((tag, _lower_tag(tag)))
-        except _Problem as problem:
-            problems.append(
-                problem.code.at(
-                    _span(tag, problem.key),
-                    name=tag.name,
-                    problem=problem.problem,
-                    help=problem.help,
-                    **problem.fields,
-                )
-            )
-        except ValueError:
-            continue  # a number the checker already reported
+    lowered, found = lower_tags(tags_of(route), _lower_tag)
+    problems.extend(found)
     problems.extend(_overlaps(lowered))
 
     arguments = [f"name={route.name.text!r}"]
@@ -138,7 +106,7 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
     written = (text(tag.settings, "DATA_TYPE") or "").upper()
     data_type = DATA_TYPES.get(written)
     if data_type is None:
-        raise _Problem(
+        raise TagProblem(
             messages.TYPE_WIDTH_MISMATCH,
             f"`{written}` is not an S7 data type",
             "use BOOL, BYTE, SINT, USINT, INT, UINT, WORD, DINT, UDINT, DWORD, "
@@ -153,12 +121,12 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
     size = 2 + length if data_type == "STRING" else SIZES.get(data_type, 1)
     _check_size(address, data_type, letter, area, db, start)
     if start + size - 1 > LAST_BYTE:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS,
             f"{data_type} at byte {start} runs past byte {LAST_BYTE}",
         )
     if tag.command_topic and area == "I":
-        raise _Problem(
+        raise TagProblem(
             messages.READ_ONLY_TAG,
             "",
             "read it without WRITABLE, or write an output (Q) or a data block",
@@ -190,7 +158,7 @@ def _parse(address: str) -> tuple[str, int, int, int, str]:
         db_text, byte, bit, letter, sized = match.groups()
         db = int(db_text)
         if not 1 <= db <= 65535:
-            raise _Problem(
+            raise TagProblem(
                 messages.BAD_DEVICE_ADDRESS,
                 f"`{address}` names data block {db}; data blocks are 1-65535",
             )
@@ -198,7 +166,7 @@ def _parse(address: str) -> tuple[str, int, int, int, str]:
     else:
         match = _AREA_ADDRESS.fullmatch(written)
         if match is None:
-            raise _Problem(
+            raise TagProblem(
                 messages.BAD_DEVICE_ADDRESS,
                 f"`{address}` is not an S7 address",
                 "write `DB1.DBX0.0`, `DB1.DBB0`, `DB1.DBW0` or `DB1.DBD0` for a "
@@ -210,14 +178,14 @@ def _parse(address: str) -> tuple[str, int, int, int, str]:
     if byte is not None:
         start, bit_number, letter = int(byte), int(bit), "X"
         if bit_number > 7:
-            raise _Problem(
+            raise TagProblem(
                 messages.BAD_DEVICE_ADDRESS,
                 f"`{address}` names bit {bit_number}; a byte has bits 0-7",
             )
     else:
         start, bit_number = int(sized), 0
     if start > LAST_BYTE:
-        raise _Problem(
+        raise TagProblem(
             messages.BAD_DEVICE_ADDRESS,
             f"`{address}` is beyond byte {LAST_BYTE}",
         )
@@ -231,7 +199,7 @@ def _check_size(
     prefix = f"DB{db}.DB" if area == "DB" else area
     if data_type == "BOOL":
         if letter != "X":
-            raise _Problem(
+            raise TagProblem(
                 messages.TYPE_WIDTH_MISMATCH,
                 f"a BOOL is one bit, but `{address}` is a whole "
                 f"{_LETTER_NAMES[letter]}",
@@ -249,7 +217,7 @@ def _check_size(
             else "is addressed by its first byte"
         )
         what = "a bit" if letter == "X" else f"a {_LETTER_NAMES[letter]}"
-        raise _Problem(
+        raise TagProblem(
             messages.TYPE_WIDTH_MISMATCH,
             f"{data_type} {needs}, but `{address}` is {what}",
             f"write `{prefix}{wanted}{start}`",
@@ -257,12 +225,6 @@ def _check_size(
 
 
 _LETTER_NAMES = {"B": "byte", "W": "word", "D": "double word", "X": "bit"}
-
-
-def _span(tag: Tag, key: str) -> ast.Span:
-    """The value of setting ``key`` of ``tag`` when written, else the tag."""
-    value = tag.settings.get(key)
-    return value.span if isinstance(value, ast.SettingValue) else tag.span
 
 
 def _overlaps(lowered: list[tuple[Tag, dict[str, object]]]) -> list[Diagnostic]:
@@ -282,7 +244,7 @@ def _overlaps(lowered: list[tuple[Tag, dict[str, object]]]) -> list[Diagnostic]:
             where = f"DB{db}" if area == "DB" else _AREA_NAMES[area]
             found.append(
                 messages.OVERLAPPING_ADDRESSES.at(
-                    _span(tag, "ADDRESS"),
+                    setting_span(tag, "ADDRESS"),
                     name=tag.name,
                     other=other,
                     table=where,

@@ -10,6 +10,7 @@ reads commands on its ``DESTINATION_TOPIC``, else on ``<value topic>/set``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from lotc.codegen.routes import setting_text
@@ -197,3 +198,58 @@ def settings_imports(constructor: str) -> list[str]:
     """The import of ``Env`` / ``Secret`` when the constructor uses them."""
     used = [n for n in ("Env", "Secret") if f"={n}(" in constructor]
     return [f"from lot_runtime.routes import {', '.join(used)}"] if used else []
+
+
+class TagProblem(Exception):
+    """One thing wrong with a tag, found while lowering it: the diagnostic's
+    code, the problem, a hint, the setting whose value to point at, and any
+    other fields the code's message names."""
+
+    def __init__(
+        self,
+        code: messages.Code,
+        problem: str,
+        help: str | None = None,
+        key: str = "ADDRESS",
+        **fields: object,
+    ):
+        super().__init__(problem)
+        self.code = code
+        self.problem = problem
+        self.help = help
+        self.key = key
+        self.fields = fields
+
+
+def setting_span(tag: Tag, key: str) -> ast.Span:
+    """The value of setting ``key`` of ``tag`` when written, else the tag."""
+    value = tag.settings.get(key)
+    return value.span if isinstance(value, ast.SettingValue) else tag.span
+
+
+def lower_tags(
+    tags: Iterable[Tag], lower_tag: Callable[[Tag], dict[str, object]]
+) -> tuple[list[tuple[Tag, dict[str, object]]], list[Diagnostic]]:
+    """Each tag with the runtime arguments ``lower_tag`` gives it.  A
+    TagProblem becomes its diagnostic and the tag is left out, as is a tag
+    with a number the checker already reported (ValueError); GET ENV and GET
+    SECRET in a tag setting are LOT403."""
+    lowered: list[tuple[Tag, dict[str, object]]] = []
+    problems: list[Diagnostic] = []
+    for tag in tags:
+        problems.extend(env_in_tag(tag))
+        try:
+            lowered.append((tag, lower_tag(tag)))
+        except TagProblem as problem:
+            problems.append(
+                problem.code.at(
+                    setting_span(tag, problem.key),
+                    name=tag.name,
+                    problem=problem.problem,
+                    help=problem.help,
+                    **problem.fields,
+                )
+            )
+        except ValueError:
+            continue
+    return lowered, problems
