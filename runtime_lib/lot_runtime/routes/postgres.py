@@ -23,7 +23,6 @@ or reachable but refusing the statement (status ``error: ...``).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -37,6 +36,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from ..topics import Dispatcher
 from . import Env, RouteContext, Secret, Setting
+from .spooled import dead_letter
 from .sql_spool import Record, Spool
 from .sql_store import Job, Query, Statements, connect_arguments, describe_error
 from .sql_values import BadValue, Message, reader, text_of
@@ -148,7 +148,6 @@ class PostgresRoute:
         self._waiter: asyncio.Future[None] | None = None
         self._want = 1
         self._shown = ""  # the last state given to context.status
-        self._logged: set[tuple[str, str]] = set()
 
     # -- taking messages (inline in the site's receive loop)
 
@@ -369,29 +368,7 @@ class PostgresRoute:
         self, context: RouteContext, record: Record, event: str, reason: str
     ) -> None:
         self.dead_letters += 1
-        letter = {
-            "route": self.name,
-            "event": event,
-            "topic": record.topic,
-            "payload": record.payload.decode("utf-8", errors="replace"),
-            "reason": reason,
-        }
-        context.publish(
-            f"lot/{context.site}/deadletter/{self.name}",
-            json.dumps(letter, ensure_ascii=False, separators=(",", ":")).encode(),
-        )
-        # WARNING the first time per event and kind of reason, then DEBUG.
-        key = (event, reason.split(":")[0])
-        level = logging.DEBUG if key in self._logged else logging.WARNING
-        self._logged.add(key)
-        log.log(
-            level,
-            "route %s: event %s: a message on %s went to the dead-letter topic: %s",
-            self.name,
-            event,
-            record.topic,
-            reason,
-        )
+        dead_letter(context, self.name, event, record, reason)
 
     def _failed(self, context: RouteContext, exc: BaseException) -> None:
         """The server is unreachable (buffering) or refuses the statement."""

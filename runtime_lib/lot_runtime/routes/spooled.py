@@ -42,6 +42,7 @@ __all__ = [
     "SpooledSender",
     "Template",
     "constants_of",
+    "dead_letter",
     "describe",
     "placeholder_names",
 ]
@@ -155,7 +156,6 @@ class SpooledSender:
                 self._dispatcher.add(source, index)
         self._waiter: asyncio.Future[None] | None = None
         self._shown = ""
-        self._logged: set[tuple[int, str]] = set()
 
     # -- for the route
 
@@ -288,29 +288,7 @@ class SpooledSender:
         self, context: RouteContext, record: Record, event: int, reason: str
     ) -> None:
         self.dead_letters += 1
-        name = self.event_name(event)
-        letter = {
-            "route": self.name,
-            "event": name,
-            "topic": record.topic,
-            "payload": record.payload.decode("utf-8", errors="replace"),
-            "reason": reason,
-        }
-        context.publish(
-            f"lot/{context.site}/deadletter/{self.name}",
-            json.dumps(letter, ensure_ascii=False, separators=(",", ":")).encode(),
-        )
-        key = (event, reason.split(":")[0])
-        level = logging.DEBUG if key in self._logged else logging.WARNING
-        self._logged.add(key)
-        log.log(
-            level,
-            "route %s: event %s: a message on %s went to the dead-letter topic: %s",
-            self.name,
-            name,
-            record.topic,
-            reason,
-        )
+        dead_letter(context, self.name, self.event_name(event), record, reason)
 
     def _buffering(self) -> str:
         spool = self.spool
@@ -328,6 +306,40 @@ class SpooledSender:
             context.publish(
                 context.status_topic, self._buffering().encode(), qos=1, retain=True
             )
+
+
+def dead_letter(
+    context: RouteContext, route: str, event: str, record: Record, reason: str
+) -> None:
+    """Publish a message the route cannot take on the site's dead-letter
+    topic, ``lot/<site>/deadletter/<route>``, with the reason; log the first
+    of each event and kind of reason at WARNING, the others at DEBUG."""
+    letter = {
+        "route": route,
+        "event": event,
+        "topic": record.topic,
+        "payload": record.payload.decode("utf-8", errors="replace"),
+        "reason": reason,
+    }
+    context.publish(
+        f"lot/{context.site}/deadletter/{route}",
+        json.dumps(letter, ensure_ascii=False, separators=(",", ":")).encode(),
+    )
+    key = (context.site, route, event, reason.split(":")[0])
+    level = logging.DEBUG if key in _LOGGED else logging.WARNING
+    _LOGGED.add(key)
+    log.log(
+        level,
+        "route %s: event %s: a message on %s went to the dead-letter topic: %s",
+        route,
+        event,
+        record.topic,
+        reason,
+    )
+
+
+# (site, route, event, kind of reason) already logged at WARNING.
+_LOGGED: set[tuple[str, str, str, str]] = set()
 
 
 def describe(exc: BaseException) -> str:
