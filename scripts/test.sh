@@ -12,6 +12,7 @@ fi
 missing=()
 command -v mosquitto >/dev/null || missing+=(mosquitto)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null || missing+=(mariadb-server)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing ${missing[*]}" >&2
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -22,7 +23,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e './runtime_lib[postgres,modbus,opcua,s7,bacnet,logix,http,mail]' -e '.[test]'
+"$venv/bin/python" -m pip install --quiet -e './runtime_lib[postgres,modbus,opcua,s7,bacnet,logix,http,mail,mysql]' -e '.[test]'
 
 sources=(lotc tests runtime_lib)
 [ -d bench ] && sources+=(bench)

@@ -29,7 +29,6 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -37,6 +36,7 @@ import asyncpg  # type: ignore[import-untyped]
 from ..topics import Dispatcher
 from . import Env, RouteContext, Secret, Setting
 from .spooled import dead_letter
+from .sql_events import CleanEvent, Event, SqlEvent, SqlParameter
 from .sql_spool import Record, Spool
 from .sql_store import Job, Query, Statements, connect_arguments, describe_error
 from .sql_values import BadValue, Message, reader, text_of
@@ -53,42 +53,6 @@ _DATABASE_ERRORS = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SqlParameter:
-    """``$n`` of a query: the placeholders it binds and, for a literal with
-    other text around them, the ``template`` they are formatted into."""
-
-    placeholders: tuple[str, ...]
-    template: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SqlEvent:
-    """``ADD EVENT``: messages on ``source`` run ``sql`` (``$1``... bound to
-    ``parameters``); with a ``destination``, the rows it returns are
-    published there as a JSON array of objects."""
-
-    name: str
-    source: str
-    sql: str
-    parameters: tuple[SqlParameter, ...] = ()
-    destination: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CleanEvent:
-    """``QUERY "CLEAN:{table: t, data: {value.json}}"``: the object's keys
-    are columns of ``table``, created when missing."""
-
-    name: str
-    source: str
-    table: str
-    data: str = "value.json"
-
-
-Event = SqlEvent | CleanEvent
 
 
 class PostgresRoute:

@@ -13,22 +13,24 @@ error propagates (the route keeps the messages and retries).
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import math
 import os
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
 from . import Setting
 from .sql_spool import Record
-from .sql_values import KNOWN_TYPES, BadValue, converter, is_json_source, row_maker
+from .sql_values import (
+    KNOWN_TYPES,
+    BadValue,
+    converter,
+    is_json_source,
+    row_maker,
+    rows_json,
+)
 
 __all__ = [
     "Job",
@@ -349,26 +351,6 @@ def describe_error(exc: BaseException) -> str:
     """``ExceptionName: first line``: for status, logs and dead letters."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def rows_json(rows: list[dict[str, Any]]) -> bytes:
-    """SELECT rows as a JSON array of objects."""
-    return json.dumps(
-        rows, default=_json_default, ensure_ascii=False, separators=(",", ":")
-    ).encode()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        number = float(value)
-        return number if math.isfinite(number) else str(value)
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (uuid.UUID, dt.timedelta)):
-        return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", errors="replace")
-    return str(value)
 
 
 # ------------------------------------------------------------- connecting

@@ -37,6 +37,7 @@ __all__ = [
     "Converter",
     "is_json_source",
     "row_maker",
+    "rows_json",
     "Message",
     "Reader",
     "converter",
@@ -439,3 +440,23 @@ _CONVERSIONS: dict[str, Converter] = {
 }
 
 KNOWN_TYPES = frozenset(_CONVERSIONS) | {"json", "jsonb"}
+
+
+def rows_json(rows: list[dict[str, Any]]) -> bytes:
+    """SELECT rows as a JSON array of objects."""
+    return json.dumps(
+        rows, default=_json_default, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        number = float(value)
+        return number if math.isfinite(number) else str(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, dt.timedelta)):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
