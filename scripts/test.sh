@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up a virtual environment with lotc, its runtime and the test tools, make
-# sure the services the integration tests start (mosquitto, PostgreSQL) are
-# installed, then run the whole suite: lint, format check and pytest.  The same
-# command runs in CI (.ci/run).
+# sure the services the integration tests start (mosquitto, PostgreSQL,
+# MariaDB) are installed, then run the whole suite: lint, format check and
+# pytest.  The same command runs in CI (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

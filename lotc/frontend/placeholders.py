@@ -278,11 +278,16 @@ class QueryTemplate:
     parameters: tuple[QueryParameter, ...]
     identifiers: tuple[Placeholder, ...] = ()
 
-    def render(self, marker: Callable[[int], str]) -> str:
-        """The SQL with each parameter written by ``marker(index)``."""
-        out = [self.pieces[0]]
+    def render(
+        self,
+        marker: Callable[[int], str],
+        escape: Callable[[str], str] = lambda sql: sql,
+    ) -> str:
+        """The SQL with each parameter written by ``marker(index)`` and the
+        SQL between them passed through ``escape``."""
+        out = [escape(self.pieces[0])]
         for parameter, piece in zip(self.parameters, self.pieces[1:], strict=True):
-            out.extend((marker(parameter.index), piece))
+            out.extend((marker(parameter.index), escape(piece)))
         return "".join(out)
 
     @property

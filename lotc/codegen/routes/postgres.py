@@ -1,4 +1,5 @@
-"""Lowering of POSTGRESQL and TIMESCALEDB routes to ``PostgresRoute``.
+"""Lowering of the SQL routes: POSTGRESQL and TIMESCALEDB to
+``PostgresRoute``, MYSQL and MARIADB to ``MysqlRoute``.
 
 Input: a checked SQL route (LOT306 has already refused placeholders where
 SQL wants a name).  Output: a ``RouteView`` whose constructor holds the
@@ -9,9 +10,16 @@ placeholder a ``$n`` parameter, its placeholders and template listed), or a
 ``CleanEvent`` for the ``CLEAN:{table: t, data: {...}}`` form.  ``reads`` are
 the events' SOURCE_TOPICs; ``writes`` their DESTINATION_TOPICs, with a level
 that holds a placeholder written ``+``.
+
+For MySQL and MariaDB the parameters are written ``%s``, the driver's
+marker, and every ``%`` of the SQL itself is doubled so that the driver
+reads it as a percent sign.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from lotc.codegen.routes import RouteView, new_view, register
 from lotc.frontend import ast
@@ -40,9 +48,39 @@ _CONFIG_FIELDS = (
 _INDENT = "    "
 
 
+@dataclass(frozen=True)
+class _Dialect:
+    """What differs between the databases: the runtime class, its module
+    and extra, and how a parameter is written in the SQL."""
+
+    route_class: str
+    module: str
+    extra: str
+    marker: Callable[[int], str]
+    escape: Callable[[str], str] = lambda sql: sql
+
+
+_POSTGRES = _Dialect("PostgresRoute", "postgres", "postgres", lambda i: f"${i}")
+_MYSQL = _Dialect(
+    "MysqlRoute", "mysql", "mysql", lambda i: "%s", lambda sql: sql.replace("%", "%%")
+)
+
+
 @register("POSTGRESQL", "TIMESCALEDB")
 def lower_postgres(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]:
     schema_type = "TIMESCALEDB" if route.route_type == "TIMESCALEDB" else "POSTGRESQL"
+    return _lower_sql(route, schema_type, _POSTGRES)
+
+
+@register("MYSQL", "MARIADB")
+def lower_mysql(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]:
+    schema_type = "MARIADB" if route.route_type == "MARIADB" else "MYSQL"
+    return _lower_sql(route, schema_type, _MYSQL)
+
+
+def _lower_sql(
+    route: ast.Route, schema_type: str, dialect: _Dialect
+) -> tuple[RouteView, list[Diagnostic]]:
     view = new_view(route, schema_type)
     config = resolve_settings(route, "SQL_CONFIG")
     events = resolve_named_blocks(route, "EVENT")
@@ -53,20 +91,20 @@ def lower_postgres(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagno
         if value is None or isinstance(value, Default):
             continue  # the runtime's default, documented in semantics.md
         arguments.append(f"{name}={_value_text(value, kind)}")
-    lowered = [_event(block) for block in events]
+    lowered = [_event(block, dialect) for block in events]
     arguments.append(_tuple("events", [text for text, _ in lowered], 1))
 
-    classes = {"PostgresRoute"} | {cls for _, cls in lowered}
+    classes = {dialect.route_class} | {cls for _, cls in lowered}
     if any("SqlParameter(" in text for text, _ in lowered):
         classes.add("SqlParameter")
     view.imports = [
-        f"from lot_runtime.routes.postgres import {', '.join(sorted(classes))}"
+        f"from lot_runtime.routes.{dialect.module} import {', '.join(sorted(classes))}"
     ]
     used = [n for n in ("Env", "Secret") if any(f"={n}(" in a for a in arguments)]
     if used:
         view.imports.insert(0, f"from lot_runtime.routes import {', '.join(used)}")
-    view.constructor = _call("PostgresRoute", arguments, 0)
-    view.extras = ["postgres"]
+    view.constructor = _call(dialect.route_class, arguments, 0)
+    view.extras = [dialect.extra]
     view.reads = sorted({_text(b, "SOURCE_TOPIC") for b in events} - {""})
     view.writes = sorted(
         {_as_topic(_text(b, "DESTINATION_TOPIC")) for b in events} - {""}
@@ -74,7 +112,7 @@ def lower_postgres(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagno
     return view, []
 
 
-def _event(block: ResolvedBlock) -> tuple[str, str]:
+def _event(block: ResolvedBlock, dialect: _Dialect) -> tuple[str, str]:
     """Python text of one EVENT, and the runtime class it names."""
     name = block.name or "?"
     source = _text(block, "SOURCE_TOPIC")
@@ -95,7 +133,8 @@ def _event(block: ResolvedBlock) -> tuple[str, str]:
         _parameter(tuple(p.name for p in parameter.placeholders), parameter.template)
         for parameter in template.parameters
     ]
-    fields = [f"name={name!r}", f"source={source!r}", f"sql={template.sql!r}"]
+    sql = template.render(dialect.marker, dialect.escape)
+    fields = [f"name={name!r}", f"source={source!r}", f"sql={sql!r}"]
     if parameters:
         fields.append(_tuple("parameters", parameters, 3))
     destination = _text(block, "DESTINATION_TOPIC")

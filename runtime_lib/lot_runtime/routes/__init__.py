@@ -21,9 +21,10 @@ the site broker answered one it published (``publish(..., on_done=...)``).
 Configuration values that come from ``GET ENV`` / ``GET SECRET`` are written
 in generated code as ``Env("NAME")`` / ``Secret("NAME")`` and resolved once,
 at start, with ``context.resolve``.  Driver code lives in one module per
-route family (``postgres``, ``modbus``, ``opcua``, ``s7``, ``bacnet``,
-``logix``, ``rest``, ``mail``, ``files``, ``bridge``), each importing its
-optional dependency only there, so a site pays only for the extras it uses.
+route family (``postgres``, ``mysql``, ``modbus``, ``opcua``, ``s7``,
+``bacnet``, ``logix``, ``rest``, ``mail``, ``files``, ``bridge``), each
+importing its optional dependency only there, so a site pays only for the
+extras it uses.
 """
 
 from __future__ import annotations
