@@ -177,8 +177,25 @@ def test_ethernet_ip_reads_logix_tags_polling_at_its_own_default():
         "address='Line_Running', topic='Line/Default/Running', "
         "data_type='BOOL', every=0.4" in text
     )
-    assert "1.1.1" not in text
-    [problem] = problems
-    assert problem.code == "LOT403"
-    assert "CIP object attribute `1.1.1`" in problem.message
+    assert (
+        "LogixTag(name='Vendor', address='1.1.1', attribute=(1, 1, 1), "
+        "topic='Line/Default/Vendor', data_type='UINT', every=0.4)"
+    ) in text
+    assert problems == []
     assert view.route_type == "ETHERNETIP"
+
+
+@pytest.mark.parametrize(
+    ("address", "extra", "code", "message"),
+    [
+        ("0.1.1", (), "LOT410", "names class 0; a CIP class is 1-65535"),
+        ("1.70000.1", (), "LOT410", "instance 70000; a CIP instance is 0-65535"),
+        ("1.1.300", (), "LOT410", "attribute 300; a CIP attribute is 1-255"),
+        ("1.1.7", ("WITH WRITABLE true",), "LOT403", "writing the CIP object"),
+    ],
+)
+def test_attributes_the_device_cannot_have_are_errors(address, extra, code, message):
+    _, problems = _lower(_tag("Attr", address, "UINT", *extra))
+    [problem] = problems
+    assert problem.code == code
+    assert message in problem.message, problem.message

@@ -12,7 +12,13 @@ import time
 import pylogix
 import pytest
 from lot_runtime import Site
-from lot_runtime.routes.logix import LogixRoute, LogixTag, command_value, route_path
+from lot_runtime.routes.logix import (
+    LogixRoute,
+    LogixTag,
+    attribute_value,
+    command_value,
+    route_path,
+)
 from support.logix import LogixSimulator
 
 from .sites import RunningSite
@@ -290,6 +296,56 @@ def test_a_micro800_is_read_tag_by_tag(mosquitto, plc, monkeypatch):
 
 def _tag(data_type: str = "DINT", **settings) -> LogixTag:
     return LogixTag(name="t", address="t", topic="t", data_type=data_type, **settings)
+
+
+def test_cip_object_attributes_are_read_beside_tags(mosquitto, plc, caplog):
+    plc.set("level", 12)
+    identity = [
+        ("vendor", (1, 1, 1), "UINT", b"1"),
+        ("device_type", (1, 1, 2), "UINT", b"14"),
+        ("product_code", (1, 1, 3), "UINT", b"54"),
+        ("product_name", (1, 1, 7), "STRING", b"1756-L61/B LOGIX5561"),
+    ]
+    tags = [
+        LogixTag(
+            name=name,
+            address=".".join(map(str, where)),
+            attribute=where,
+            topic=f"id/{name}",
+            data_type=data_type,
+        )
+        for name, where, data_type, _ in identity
+    ]
+    tags.append(
+        LogixTag(name="nothing", address="1.1.99", attribute=(1, 1, 99), topic="id/x")
+    )
+    tags.append(LogixTag(name="level", address="level", topic="id/level", every=0.2))
+    with caplog.at_level(logging.WARNING, logger="lot"):
+        with mosquitto.collect("id/#") as seen:
+            site = Site(name="identity", routes=(_route(plc, *tags),))
+            with RunningSite(site, mosquitto.url):
+                for name, _, _, published in identity:
+                    _latest(seen, f"id/{name}", published)
+                _latest(seen, "id/level", b"12")
+                plc.set("level", 13)
+                _latest(seen, "id/level", b"13")
+    assert not seen.payloads("id/x")
+    refused = [
+        r.getMessage() for r in caplog.records if "tag nothing" in r.getMessage()
+    ]
+    assert len(refused) == 1 and "refuses to read it" in refused[0], refused
+
+
+def test_attributes_decode_little_endian():
+    assert attribute_value("UINT", b"\x01\x02") == 0x0201
+    assert attribute_value("DINT", b"\xff\xff\xff\xff") == -1
+    assert attribute_value("REAL", b"\x00\x00\xc0\x3f") == 1.5
+    assert attribute_value("BOOL", b"\x02") is True
+    assert attribute_value("STRING", b"\x02hi!") == "hi"
+    with pytest.raises(ValueError, match="takes 4"):
+        attribute_value("UDINT", b"\x01\x00")
+    with pytest.raises(ValueError, match="shorter"):
+        attribute_value("STRING", b"\x05ab")
 
 
 @pytest.mark.parametrize(

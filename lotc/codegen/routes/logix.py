@@ -23,8 +23,10 @@ An ETHERNETIP route is the same Logix tag access (the plugin's reading of
 the type, and the corpus's): ``ETHERNETIP_CONFIG`` gives ``IP``, ``PORT``,
 ``SLOT``, ``READ_WRITE_TIMEOUT`` as the request timeout, and ``POLLING_MS``
 as the period of a mapping that writes no ``EVERY``.  The reference's other
-reading, addresses that are CIP object attributes (``1.1.7``, class,
-instance, attribute), is LOT403 for now.
+reading, addresses that are CIP object attributes (``1.1.7``: class,
+instance, attribute), is served too, on either route type: such a tag is
+read with Get_Attribute_Single (a STRING as a SHORT_STRING); writing one is
+LOT403.
 """
 
 from __future__ import annotations
@@ -184,12 +186,7 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
         )
     address = (text(tag.settings, "ADDRESS") or "").strip()
     if _CIP_PATH.fullmatch(address):
-        raise TagProblem(
-            messages.UNSUPPORTED_STATEMENT,
-            "",
-            construct=f"tag `{tag.name}`: the CIP object attribute `{address}` "
-            "(class.instance.attribute; tags are read by name)",
-        )
+        return _attribute_tag(tag, address, data_type)
     match = _TAG.fullmatch(address)
     if match is None:
         raise TagProblem(
@@ -228,6 +225,33 @@ def _lower_tag(tag: Tag) -> dict[str, object]:
         length = int(number(tag.settings, "LENGTH") or STRING_LENGTH)
         if length != STRING_LENGTH:
             arguments["length"] = length
+    arguments.update(publishing(tag))
+    return arguments
+
+
+def _attribute_tag(tag: Tag, address: str, data_type: str) -> dict[str, object]:
+    """A tag on a CIP object attribute, ``class.instance.attribute``."""
+    cip_class, instance, attribute = (int(n) for n in address.split("."))
+    limits = (("class", cip_class, 1, 0xFFFF), ("instance", instance, 0, 0xFFFF))
+    for what, value, low, high in (*limits, ("attribute", attribute, 1, 255)):
+        if not low <= value <= high:
+            raise TagProblem(
+                messages.BAD_DEVICE_ADDRESS,
+                f"`{address}` names {what} {value}; a CIP {what} is {low}-{high}",
+                "write the object's class, instance and attribute, as `1.1.7` "
+                "for the product name of the Identity object",
+            )
+    if tag.command_topic:
+        raise TagProblem(
+            messages.UNSUPPORTED_STATEMENT,
+            "",
+            key="WRITABLE",
+            construct=f"tag `{tag.name}`: writing the CIP object attribute `{address}`",
+        )
+    arguments: dict[str, object] = {"name": tag.name, "address": address}
+    arguments["attribute"] = (cip_class, instance, attribute)
+    arguments["topic"] = tag.topic
+    arguments["data_type"] = data_type
     arguments.update(publishing(tag))
     return arguments
 

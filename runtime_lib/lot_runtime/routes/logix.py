@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,7 +44,14 @@ from lot_runtime import values
 from . import Setting
 from .devices import DeviceRoute, repeat, tag_number
 
-__all__ = ["LogixLinkError", "LogixRoute", "LogixTag", "command_value", "route_path"]
+__all__ = [
+    "LogixLinkError",
+    "LogixRoute",
+    "LogixTag",
+    "attribute_value",
+    "command_value",
+    "route_path",
+]
 
 log = logging.getLogger("lot")
 
@@ -75,6 +83,26 @@ _CIP_TYPES = {
     0xCB: "LREAL",
     0xDA: "STRING",  # SHORT_STRING
 }
+# Get_Attribute_Single, and where the general status of an unconnected reply
+# stands in what pylogix returns (the encapsulation and CPF headers first).
+_GET_ATTRIBUTE = 0x0E
+_REPLY_STATUS = 42
+_ATTRIBUTE_LAYOUTS = {
+    name: struct.Struct("<" + code)
+    for name, code in (
+        ("BOOL", "B"),
+        ("SINT", "b"),
+        ("INT", "h"),
+        ("DINT", "i"),
+        ("LINT", "q"),
+        ("USINT", "B"),
+        ("UINT", "H"),
+        ("UDINT", "I"),
+        ("ULINT", "Q"),
+        ("REAL", "f"),
+        ("LREAL", "d"),
+    )
+}
 # A trailing ``.N`` selects a bit of an integer tag.
 _BIT_OF_WORD = re.compile(r"\.\d+$")
 
@@ -102,6 +130,9 @@ class LogixTag:
     decimals: int | None = None
     writable: bool = False
     command_topic: str | None = None
+    # (class, instance, attribute) of a CIP object attribute, read with
+    # Get_Attribute_Single instead of the tag name.
+    attribute: tuple[int, int, int] | None = None
 
     @property
     def base(self) -> str:
@@ -142,6 +173,9 @@ class LogixRoute(DeviceRoute[LogixTag]):
         micro800: bool = False,
         timeout: float = 5.0,
     ) -> None:
+        for tag in tags:
+            if tag.attribute is not None and tag.writable:
+                raise ValueError(f"tag {tag.name}: attributes are read, not written")
         settings = {"host": host, "port": port, "slot": slot, "path": path}
         super().__init__(name, tags, settings)
         self.micro800 = micro800
@@ -157,7 +191,41 @@ class LogixRoute(DeviceRoute[LogixTag]):
         return f"Logix PLC at {where} slot {resolved['slot']}"
 
     async def connection(self, resolved: Mapping[str, Setting]) -> None:
-        """Connect, then poll and write until the link is lost."""
+        """Connect, then poll and write until the link is lost.  Tags go over
+        a CIP connection (Forward Open); object attributes over a session of
+        their own without one, since pylogix closes a connection to switch."""
+        named = [t for t in self.tags if t.attribute is None]
+        attributes = [t for t in self.tags if t.attribute is not None]
+        worker = ThreadPoolExecutor(1, thread_name_prefix=f"logix-{self.name}")
+        clients = []
+        self._checked.clear()
+        try:
+            plc = self._client(resolved)
+            if named:
+                clients.append(plc)
+                await self._open(worker, plc, connected=True)
+            device = self._client(resolved)
+            if attributes:
+                clients.append(device)
+                await self._open(worker, device, connected=False)
+            self.online()
+            await self.serve(
+                *(
+                    self._poll(worker, plc, every, tags)
+                    for every, tags in self.by_period(named)
+                ),
+                *(
+                    self._poll_attributes(worker, device, every, tags)
+                    for every, tags in self.by_period(attributes)
+                ),
+                self._write_loop(worker, plc),
+            )
+        finally:
+            for client in clients:
+                worker.submit(_close, client)
+            worker.shutdown(wait=False)
+
+    def _client(self, resolved: Mapping[str, Setting]) -> Any:
         plc = PLC(
             str(resolved["host"]),
             slot=int(str(resolved["slot"])),
@@ -168,23 +236,16 @@ class LogixRoute(DeviceRoute[LogixTag]):
         plc.SocketTimeout = self.timeout
         if resolved["path"]:
             plc.Route = route_path(str(resolved["path"]))
-        worker = ThreadPoolExecutor(1, thread_name_prefix=f"logix-{self.name}")
-        self._checked.clear()
-        try:
-            opened = await self._call(worker, plc, plc.conn.connect, linked=False)
-            if not opened[0]:
-                raise LogixLinkError(str(opened[1]))
-            self.online()
-            await self.serve(
-                *(
-                    self._poll(worker, plc, every, tags)
-                    for every, tags in self.by_period()
-                ),
-                self._write_loop(worker, plc),
-            )
-        finally:
-            worker.submit(_close, plc)
-            worker.shutdown(wait=False)
+        return plc
+
+    async def _open(
+        self, worker: ThreadPoolExecutor, plc: Any, connected: bool
+    ) -> None:
+        opened = await self._call(
+            worker, plc, plc.conn.connect, connected, linked=False
+        )
+        if not opened[0]:
+            raise LogixLinkError(str(opened[1]))
 
     async def _call(
         self,
@@ -228,6 +289,36 @@ class LogixRoute(DeviceRoute[LogixTag]):
             for tag in alone:
                 reply = await self._call(worker, plc, plc.Read, tag.address)
                 self._publish(plc, tag, reply.Value, reply.Status)
+
+        await repeat(every, step)
+
+    async def _poll_attributes(
+        self,
+        worker: ThreadPoolExecutor,
+        device: Any,
+        every: float,
+        tags: list[LogixTag],
+    ) -> None:
+        """Read CIP object attributes every ``every`` seconds, one request
+        each (Get_Attribute_Single)."""
+
+        async def step() -> None:
+            for tag in tags:
+                assert tag.attribute is not None
+                reply = await self._call(
+                    worker, device, device.Message, _GET_ATTRIBUTE, *tag.attribute
+                )
+                if reply.Status != _SUCCESS:
+                    self._warn(
+                        tag, "read", f"the device refuses to read it: {reply.Status}"
+                    )
+                    continue
+                try:
+                    raw = attribute_value(tag.data_type, _reply_data(reply.Value))
+                except ValueError as exc:
+                    self._warn(tag, "shape", f"the attribute cannot be read: {exc}")
+                    continue
+                self._publish(device, tag, raw, _SUCCESS)
 
         await repeat(every, step)
 
@@ -320,9 +411,33 @@ def command_value(tag: LogixTag, payload: bytes) -> bool | int | float | str:
     return whole
 
 
+def attribute_value(data_type: str, data: bytes) -> bool | int | float | str:
+    """The value of an attribute of ``data_type`` from its bytes (CIP is
+    little-endian; a STRING attribute is a SHORT_STRING, a length byte and
+    the characters)."""
+    if data_type == "STRING":
+        if not data or len(data) < 1 + data[0]:
+            raise ValueError("the reply is shorter than its string")
+        return data[1 : 1 + data[0]].decode("latin-1")
+    layout = _ATTRIBUTE_LAYOUTS[data_type]
+    if len(data) < layout.size:
+        raise ValueError(f"{len(data)} bytes, but {data_type} takes {layout.size}")
+    value: int | float = layout.unpack_from(data)[0]
+    return bool(value) if data_type == "BOOL" else value
+
+
+def _reply_data(raw: bytes) -> bytes:
+    """The data of an unconnected CIP reply, after its status and any
+    additional status words."""
+    reply = bytes(raw)
+    return reply[_REPLY_STATUS + 2 + 2 * reply[_REPLY_STATUS + 1] :]
+
+
 def _plc_type(plc: Any, tag: LogixTag) -> str | None:
     """The data type the controller gave for ``tag`` when it was last read,
     if it is one a tag can declare (a bit of an integer is not compared)."""
+    if tag.attribute is not None:
+        return None
     known = plc.KnownTags.get(tag.base)
     if known is None or _BIT_OF_WORD.search(tag.address):
         return None
