@@ -9,6 +9,7 @@ import json
 import time
 
 from lot_runtime import Site
+from lot_runtime.routes import files
 from lot_runtime.routes.files import AppendEvent, FileRoute, StoreEvent, dotnet_format
 
 from .sites import RunningSite
@@ -89,6 +90,28 @@ def test_files_roll_at_max_records_and_earlier_files_are_kept(tmp_path, mosquitt
     assert (folder / "r.2.csv").read_text() == "n\n0\n1\n2\n"
     assert (folder / "r.3.csv").read_text() == "n\n3\n4\n5\n"
     assert (folder / "r.csv").read_text() == "n\n6\n"
+
+
+def test_files_closed_to_stay_under_the_limit_go_on_where_they_were(
+    tmp_path, mosquitto, monkeypatch
+):
+    monkeypatch.setattr(files, "OPEN_FILES", 2)
+    folder = tmp_path / "out"
+    events = (
+        AppendEvent(name="A", source="a/+", file="{topic.2}.log", line="{payload}"),
+        StoreEvent(name="C", source="c/+", table="c"),
+    )
+    route = FileRoute(name="Files", folder=str(folder), events=events)
+    with _run(tmp_path, mosquitto, route):
+        for round_ in range(3):
+            for name in ("x", "y", "z"):
+                mosquitto.publish(f"a/{name}", f"{name}{round_}".encode())
+            mosquitto.publish("c/1", json.dumps({"n": round_}).encode())
+        _wait(route, 12)
+        assert len(route._files) <= 2
+    for name in ("x", "y", "z"):
+        assert (folder / f"{name}.log").read_text() == f"{name}0\n{name}1\n{name}2\n"
+    assert (folder / "c.csv").read_text() == "n\n0\n1\n2\n"
 
 
 def test_append_goes_on_with_the_file_and_repairs_a_cut_json_file(tmp_path, mosquitto):

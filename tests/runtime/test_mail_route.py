@@ -6,6 +6,7 @@ away ridden out without losing a mail."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 
 import pytest
@@ -50,6 +51,16 @@ def test_a_message_becomes_a_mail(tmp_path, mosquitto, smtp):
     assert mail["Message-ID"].endswith("@plant.example>")
     text = mail.get_content()
     assert text.startswith("Alert received: pump 2 dry at 20")
+
+
+def test_a_mail_without_from_is_sent_from_this_host(tmp_path, mosquitto, smtp):
+    event = MailEvent(name="N", source="f/+", recipient="a@plant.example")
+    route = MailRoute(name="Mail", host="127.0.0.1", port=smtp.port, events=(event,))
+    site = Site(name="from", routes=(route,))
+    with RunningSite(site, mosquitto.url, environ={"LOT_STATE_DIR": str(tmp_path)}):
+        mosquitto.publish("f/1", b"hello")
+        [(sender, _, mail)] = smtp.wait_for(1)
+    assert sender == mail["From"] == f"lot@{socket.getfqdn()}"
 
 
 def test_an_html_template_is_filled_with_escaped_values(tmp_path, mosquitto, smtp):

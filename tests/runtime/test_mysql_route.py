@@ -106,6 +106,20 @@ def test_clean_creates_the_table_and_new_columns(tmp_path, mosquitto, mariadb):
     assert types["kg"] == "double" and types["hive"] == "bigint"
 
 
+def test_a_clean_table_dropped_behind_the_route_is_made_again(
+    tmp_path, mosquitto, mariadb
+):
+    event = CleanEvent(name="Keep", source="again/+", table="again")
+    route = _route(mariadb, event)
+    with _run(tmp_path, mosquitto, mariadb, route, name="again"):
+        mosquitto.publish("again/1", b'{"n": 1}')
+        _until(lambda: route.sent == 1)
+        mariadb.sql("DROP TABLE again")
+        mosquitto.publish("again/2", b'{"n": 2, "m": "x"}')
+        _until(lambda: route.sent == 2, 20)
+    assert mariadb.sql("SELECT n, m FROM again") == [["2", "x"]]
+
+
 def test_select_rows_are_published(tmp_path, mosquitto, mariadb):
     mariadb.sql(
         "CREATE TABLE recipes (name VARCHAR(20), minutes INT, price DECIMAL(6,2)); "

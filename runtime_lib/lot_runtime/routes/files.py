@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,11 +62,12 @@ from .spooled import (
 )
 from .sql_values import Message, reader
 
-__all__ = ["AppendEvent", "FileRoute", "StoreEvent", "dotnet_format"]
+__all__ = ["OPEN_FILES", "AppendEvent", "FileRoute", "StoreEvent", "dotnet_format"]
 
 log = logging.getLogger("lot")
 
 _JSON_END = b"\n]\n"
+OPEN_FILES = 32  # files kept open at once; others are reopened when written
 # Stands for the milliseconds in a strftime format (strftime has none); a
 # private-use character, since strftime stops at a NUL.
 _MILLISECONDS = "\ue000"
@@ -179,7 +181,10 @@ class FileRoute(SpooledSender):
         self.max_records = max(1, max_records)
         self.time_format = dotnet_format(date_format)
         self.folder = Path(".")
-        self._files: dict[Path, _File] = {}
+        # Open files, the least recently written first; at most OPEN_FILES
+        # (a dated FILE_PATTERN or an APPEND name per topic would otherwise
+        # keep one more open every day or every topic).
+        self._files: OrderedDict[Path, _File] = OrderedDict()
         self._started: set[Path] = set()  # files this run has begun or kept
         self._readers: list[Any] = []
         self._appends: list[tuple[Template, Template] | None] = []
@@ -295,7 +300,11 @@ class FileRoute(SpooledSender):
     def _file(self, path: Path, lines: bool = False) -> _File:
         file = self._files.get(path)
         if file is not None:
+            self._files.move_to_end(path)
             return file
+        while len(self._files) >= OPEN_FILES:
+            _, oldest = self._files.popitem(last=False)
+            oldest.handle.close()
         self.folder.mkdir(parents=True, exist_ok=True)
         if path.exists() and not self.append and path not in self._started:
             path.rename(_next_roll(path))

@@ -8,7 +8,8 @@ route's form, read at each mail so that it can be edited in place), or,
 with neither, the payload itself.  Placeholders are filled from the
 message everywhere; in an HTML template each value is HTML-escaped, so a
 payload cannot add markup to the mail.  The sender is ``sender`` (FROM),
-else ``username``.
+else ``username`` when it is an address, else that name (or ``lot``) at
+this host's name.
 
 The mail server is ``host``:``port``.  With ``use_tls`` the connection is
 encrypted and the server's certificate verified: TLS from the start on port
@@ -177,7 +178,7 @@ class MailRoute(SpooledSender):
             raise Refuse("the mail has no recipient")
         mail = EmailMessage()
         try:
-            mail["From"] = self._resolved["sender"] or self._resolved["username"]
+            mail["From"] = self._sender()
             mail["To"] = ", ".join(addresses)
             mail["Subject"] = subject.fill(message)
         except ValueError as exc:
@@ -192,6 +193,15 @@ class MailRoute(SpooledSender):
         else:
             mail.set_content(message.text)
         return mail
+
+    def _sender(self) -> str:
+        """FROM, else the login name when it is an address, else that name
+        (or ``lot``) at this host: a mail always has a From address."""
+        for written in (self._resolved["sender"], self._resolved["username"]):
+            if "@" in written:
+                return written
+        local = self._resolved["sender"] or self._resolved["username"] or "lot"
+        return f"{local}@{socket.getfqdn()}"
 
     def _html(self, path: str, message: Message) -> str:
         try:

@@ -51,6 +51,8 @@ DATA_ERRORS = frozenset(
     | {1451, 1452, 1557, 1586, 3819, 4025}
 )
 _MAX_IDENTIFIER = 64  # characters of a MySQL column name
+# No such table, no such column: a CLEAN table's columns must be read again.
+_SHAPE_CHANGED = frozenset({1146, 1054})
 
 
 def quote_identifier(name: str) -> str:
@@ -138,6 +140,9 @@ class MysqlRoute(SpooledSender):
                     context.publish(spec.destination, rows_json(list(rows)))
         except pymysql.err.MySQLError as exc:
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            if isinstance(spec, CleanEvent) and code in _SHAPE_CHANGED:
+                # Dropped or altered behind the route's back: look again.
+                self._columns.pop(spec.table, None)
             if code in DATA_ERRORS:
                 raise Refuse(describe(exc)) from exc
             if isinstance(exc, pymysql.err.OperationalError) and code >= 2000:
