@@ -170,6 +170,7 @@ SQL_IDENTIFIER_PLACEHOLDER = Code("LOT306", "placeholder-in-sql-identifier", E, 
 PUBLISH_LOOP = Code("LOT310", "publish-loop", E, "action `{name}` publishes to `{topic}`, which triggers it again")
 PUBLISH_CYCLE = Code("LOT311", "publish-cycle", W, "messages can go round in a cycle: {cycle}")
 BRIDGE_LOOP = Code("LOT312", "bridge-loop", E, "mapping `{mapping}` forwards `{topic}` back into its own source")
+NOTHING_TO_STORE = Code("LOT313", "nothing-to-store", W, "route `{name}` stores nothing: {reason}")
 
 # --- code generation ----------------------------------------------------------
 UNSUPPORTED_ROUTE_TYPE = Code("LOT401", "unsupported-route-type", E, "route type `{route_type}` is not supported by the Python back end yet")

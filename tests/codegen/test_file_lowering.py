@@ -95,3 +95,29 @@ DEFINE ROUTE Archive WITH TYPE FILE_STORAGE
     assert problem.code == "LOT206"
     assert "not something a FILE_STORAGE route can store" in problem.message
     assert "Odd" not in view.constructor
+
+
+def test_a_store_from_a_route_that_brings_nothing_in_is_a_warning():
+    text = """
+DEFINE ROUTE Archive WITH TYPE FILE_STORAGE
+    ADD FILE_STORAGE_CONFIG
+        WITH STORAGE_DIR "/data"
+
+DEFINE ROUTE Uplink WITH TYPE MQTT_BRIDGE
+    ADD SOURCE_CONFIG
+        WITH BROKER_ADDRESS "sensors.local"
+    ADD DESTINATION_CONFIG
+        WITH BROKER SELF
+    ADD MAPPING Sensors
+        WITH SOURCE_TOPIC "sensors/+/data"
+        WITH DESTINATION_TOPIC "remote/sensors/+/data"
+        WITH DIRECTION "in"
+    STORE Archive WITH TABLE_NAME "remote"
+"""
+    view, problems = _lower(text)
+    [problem] = problems
+    assert problem.code == "LOT313"
+    assert not problem.is_error
+    assert "route `Uplink` STOREs into it but publishes nothing" in problem.message
+    assert problem.span.line == 14  # the STORE line
+    assert "events=(\n    )" in view.constructor

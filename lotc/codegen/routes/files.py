@@ -15,6 +15,9 @@ thing to store, in source order:
 - ``STORE <this route> WITH TABLE_NAME "t"`` in another route of the site
   (the older way to keep what a bridge brings in): a ``StoreEvent`` of
   ``t`` for every topic that route publishes.
+
+A route left with nothing to store, or a STORE from a route that publishes
+nothing on the site's broker, is LOT313 (a warning: the site still builds).
 """
 
 from __future__ import annotations
@@ -71,7 +74,21 @@ def lower_files(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnosti
         source = _text(resolved, "TOPIC")
         events.append((block.span, _store(resolved.name or table, source, table)))
     events.sort(key=lambda pair: (pair[0].line, pair[0].column))
-    stored = [text for _, text in events] + _stored_by_others(route, site)
+    others, empty = _stored_by_others(route, site)
+    stored = [text for _, text in events] + others
+    problems.extend(empty)
+    own = blocks_of(route, "EVENT") + blocks_of(route, "MAPPING")
+    if not own and not others and not empty:
+        problems.append(
+            messages.NOTHING_TO_STORE.at(
+                route.name.span,
+                name=route.name.text,
+                reason="it has no EVENT or MAPPING, and no route of the site "
+                "STOREs into it",
+                help="add an event: `ADD EVENT Readings` with `WITH SOURCE_TOPIC` "
+                'and `WITH QUERY "CLEAN:{table: readings, data: {value.json}}"`',
+            )
+        )
     inner = "".join(f"\n{_INDENT * 2}{text}," for text in stored)
     arguments.append(f"events=({inner}\n{_INDENT})")
     listed = "".join(f"\n{_INDENT}{a}," for a in arguments)
@@ -127,10 +144,14 @@ def _store(name: str, source: str, table: str, data: str = "value.json") -> str:
     return f"StoreEvent({fields})"
 
 
-def _stored_by_others(route: ast.Route, site: Site) -> list[str]:
+def _stored_by_others(
+    route: ast.Route, site: Site
+) -> tuple[list[str], list[Diagnostic]]:
     """Events for ``STORE <route> WITH TABLE_NAME`` in the site's other
-    routes: every topic such a route publishes goes to that table."""
+    routes: every topic such a route publishes goes to that table.  LOT313
+    for a STORE whose route publishes nothing on the site's broker."""
     found: list[str] = []
+    empty: list[Diagnostic] = []
     for other in site.routes.values():
         for item in other.items:
             if not isinstance(item, ast.RouteStore) or item.route != route.name.text:
@@ -144,7 +165,18 @@ def _stored_by_others(route: ast.Route, site: Site) -> list[str]:
             found += [
                 _store(f"{other.name.text}.{table}", topic, table) for topic in topics
             ]
-    return found
+            if not topics:
+                empty.append(
+                    messages.NOTHING_TO_STORE.at(
+                        item.span,
+                        name=route.name.text,
+                        reason=f"route `{other.name.text}` STOREs into it but "
+                        "publishes nothing on the site's broker",
+                        help="a bridge brings messages in when the site's broker "
+                        "(`BROKER SELF`) is the side its mappings write to",
+                    )
+                )
+    return found, empty
 
 
 def _blocks(route: ast.Route, kind: str) -> list[tuple[ast.RouteBlock, ResolvedBlock]]:
