@@ -17,6 +17,7 @@ from lotc.codegen.config import SiteConfig
 from lotc.codegen.models import ModelView, lower_model, model_class_name
 from lotc.codegen.naming import PyName, module_name, package_name, python_name
 from lotc.codegen.routes import ROUTE_LOWERINGS, RouteView
+from lotc.codegen.rules import POLICY_FILE, compile_rules
 from lotc.frontend import ast, messages
 from lotc.frontend.diagnostics import Diagnostic
 from lotc.frontend.environment import required_environment
@@ -49,6 +50,8 @@ class SiteView:
     env: list[str]
     secrets: list[str]
     sources: dict[str, str]  # file -> sha256 of its text
+    # The dynamic-security policy compiled from the rules, as file text.
+    broker_policy: str | None = None
 
     @property
     def extras(self) -> list[str]:
@@ -73,7 +76,7 @@ def lower_site(
         prefix = root.rstrip("/") + "/" if root else ""
         return path[len(prefix) :] if prefix and path.startswith(prefix) else path
 
-    diagnostics = _unsupported_entities(site)
+    broker_policy, diagnostics = compile_rules(site)
     diagnostics.extend(_module_clashes(site))
 
     script_views = _scripts(site, scripts)
@@ -117,8 +120,11 @@ def lower_site(
             relative(name): hashlib.sha256(text.encode()).hexdigest()
             for name, text in sorted(sources.items())
         },
+        broker_policy=broker_policy,
     )
     view.manifest = _manifest(site, view, requirements)
+    if broker_policy is not None:
+        view.manifest["broker_policy"] = POLICY_FILE
     return view, diagnostics
 
 
@@ -143,20 +149,6 @@ def _routes(site: Site) -> tuple[list[RouteView], list[Diagnostic]]:
         views.append(view)
         found.extend(problems)
     return views, found
-
-
-def _unsupported_entities(site: Site) -> list[Diagnostic]:
-    found = []
-    for rule in site.rules.values():
-        found.append(
-            messages.RULE_NOT_COMPILED.at(
-                rule.name.span,
-                name=rule.name.text,
-                help="configure the broker's own access control (for example a "
-                "Mosquitto ACL file) until lotc emits it",
-            )
-        )
-    return found
 
 
 def _module_clashes(site: Site) -> list[Diagnostic]:

@@ -19,6 +19,7 @@ import jinja2
 
 import lotc
 from lotc.codegen.lower import SiteView
+from lotc.codegen.rules import POLICY_FILE
 
 _BLACK_MODE = black.Mode(target_versions={black.TargetVersion.PY311}, line_length=88)
 _TRIGGER_CLASSES = (
@@ -83,6 +84,8 @@ def render_site(view: SiteView) -> dict[str, bytes]:
             json.dumps(view.manifest, indent=2, sort_keys=True) + "\n"
         ).encode(),
     }
+    if view.broker_policy is not None:
+        files[f"{package}/{POLICY_FILE}"] = view.broker_policy.encode()
     for action in view.actions:
         file = action.source.rsplit(":", 1)[0]
         files[f"{package}/actions/{action.module}.py"] = python(
