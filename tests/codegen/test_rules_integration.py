@@ -20,7 +20,11 @@ from support.mosquitto import Mosquitto
 
 from lotc import cli
 
-PLUGIN = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
+# Debian's mosquitto package puts the plugin under the machine's triplet.
+PLUGIN = next(
+    iter(sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so"))),
+    Path("/usr/lib/mosquitto_dynamic_security.so"),
+)
 RULES = """
 DEFINE RULE TechniciansWriteSetpoints WITH PRIORITY 150 FOR Publish TO TOPIC "hvac/+/setpoint"
     IF USER IS "tech-ana" OR USER IS "facility-admin" THEN
