@@ -41,6 +41,7 @@ __all__ = [
     "shortest_float32",
     "tag_number",
     "tidy_number",
+    "typed_command",
 ]
 
 log = logging.getLogger("lot")
@@ -79,6 +80,36 @@ class DeviceTag(Protocol):
     def writable(self) -> bool: ...
     @property
     def command_topic(self) -> str | None: ...
+
+
+class TypedTag(Protocol):
+    """A tag whose commands are typed by its IEC 61131 data type name."""
+
+    @property
+    def data_type(self) -> str: ...
+    @property
+    def length(self) -> int: ...
+    @property
+    def scaling(self) -> float: ...
+    @property
+    def offset(self) -> float: ...
+
+
+# Integer data types -> the values they hold.
+INTEGER_RANGES = {
+    "SINT": (-(2**7), 2**7 - 1),
+    "INT": (-(2**15), 2**15 - 1),
+    "DINT": (-(2**31), 2**31 - 1),
+    "LINT": (-(2**63), 2**63 - 1),
+    "USINT": (0, 2**8 - 1),
+    "UINT": (0, 2**16 - 1),
+    "UDINT": (0, 2**32 - 1),
+    "ULINT": (0, 2**64 - 1),
+    "BYTE": (0, 2**8 - 1),
+    "WORD": (0, 2**16 - 1),
+    "DWORD": (0, 2**32 - 1),
+    "LWORD": (0, 2**64 - 1),
+}
 
 
 TagT = TypeVar("TagT")
@@ -401,3 +432,38 @@ class DeviceRoute(Generic[DeviceTagT]):
             finally:
                 self._commands.connected = False
             await asyncio.sleep(self._backoff.delay())
+
+
+def typed_command(tag: TypedTag, payload: bytes) -> bool | int | float | str:
+    """The value a command payload asks ``tag`` to hold.  BOOL takes
+    true/false/1/0/on/off; STRING its text (at most ``tag.length``
+    characters); numbers are unscaled (``(value - offset) / scaling``),
+    rounded for integer types and checked against the type's range."""
+    text = payload.decode("utf-8", errors="replace").strip()
+    if tag.data_type == "BOOL":
+        flag = {"true": True, "1": True, "on": True}.get(text.lower())
+        if flag is None and text.lower() not in ("false", "0", "off"):
+            raise ValueError("not a BOOL")
+        return bool(flag)
+    if tag.data_type == "STRING":
+        if len(text) > tag.length:
+            raise ValueError(f"longer than the STRING's {tag.length} characters")
+        return text
+    number = values.number(text)
+    if number is None or tag.scaling == 0:
+        raise ValueError(f"not a number for {tag.data_type}")
+    raw: int | float
+    if isinstance(number, int) and tag.scaling == 1 and float(tag.offset).is_integer():
+        raw = number - int(tag.offset)  # exact, even beyond 2**53
+    else:
+        raw = (number - tag.offset) / tag.scaling
+    if tag.data_type in ("REAL", "LREAL"):
+        return float(raw)
+    try:
+        whole = round(raw)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{number} does not fit {tag.data_type}") from None
+    low, high = INTEGER_RANGES[tag.data_type]
+    if not low <= whole <= high:
+        raise ValueError(f"{number} does not fit {tag.data_type}")
+    return whole

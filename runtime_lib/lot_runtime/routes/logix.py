@@ -39,10 +39,9 @@ from typing import Any, TypeVar
 # pylogix ships no type information.
 from pylogix import PLC  # type: ignore[import-untyped]
 
-from lot_runtime import values
-
 from . import Setting
 from .devices import DeviceRoute, repeat, tag_number
+from .devices import typed_command as command_value
 
 __all__ = [
     "LogixLinkError",
@@ -56,17 +55,6 @@ __all__ = [
 log = logging.getLogger("lot")
 
 _SUCCESS = "Success"
-# Integer data types -> the values they hold.
-INTEGER_RANGES = {
-    "SINT": (-(2**7), 2**7 - 1),
-    "INT": (-(2**15), 2**15 - 1),
-    "DINT": (-(2**31), 2**31 - 1),
-    "LINT": (-(2**63), 2**63 - 1),
-    "USINT": (0, 2**8 - 1),
-    "UINT": (0, 2**16 - 1),
-    "UDINT": (0, 2**32 - 1),
-    "ULINT": (0, 2**64 - 1),
-}
 # CIP type codes the controller reports -> the data type they are.  A
 # structure (0xA0) may be a STRING or any user type, so it is not checked.
 _CIP_TYPES = {
@@ -374,41 +362,6 @@ class LogixRoute(DeviceRoute[LogixTag]):
                 self._warn(tag, "confirm", "the write was not confirmed by a read")
             self._publish(plc, tag, back.Value, back.Status, force=True)
             log.debug("route %s: wrote tag %s", self.name, tag.name)
-
-
-def command_value(tag: LogixTag, payload: bytes) -> bool | int | float | str:
-    """The value a command payload asks ``tag`` to hold.  BOOL takes
-    true/false/1/0/on/off; STRING its text (at most ``tag.length``
-    characters); numbers are unscaled (``(value - offset) / scaling``),
-    rounded for integer types and checked against the type's range."""
-    text = payload.decode("utf-8", errors="replace").strip()
-    if tag.data_type == "BOOL":
-        flag = {"true": True, "1": True, "on": True}.get(text.lower())
-        if flag is None and text.lower() not in ("false", "0", "off"):
-            raise ValueError("not a BOOL")
-        return bool(flag)
-    if tag.data_type == "STRING":
-        if len(text) > tag.length:
-            raise ValueError(f"longer than the STRING's {tag.length} characters")
-        return text
-    number = values.number(text)
-    if number is None or tag.scaling == 0:
-        raise ValueError(f"not a number for {tag.data_type}")
-    raw: int | float
-    if isinstance(number, int) and tag.scaling == 1 and float(tag.offset).is_integer():
-        raw = number - int(tag.offset)  # exact, even beyond 2**53
-    else:
-        raw = (number - tag.offset) / tag.scaling
-    if tag.data_type in ("REAL", "LREAL"):
-        return float(raw)
-    try:
-        whole = round(raw)
-    except (OverflowError, ValueError):
-        raise ValueError(f"{number} does not fit {tag.data_type}") from None
-    low, high = INTEGER_RANGES[tag.data_type]
-    if not low <= whole <= high:
-        raise ValueError(f"{number} does not fit {tag.data_type}")
-    return whole
 
 
 def attribute_value(data_type: str, data: bytes) -> bool | int | float | str:
