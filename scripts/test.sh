@@ -23,7 +23,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e './runtime_lib[postgres,modbus,opcua,s7,bacnet,logix,http,mail,mysql]' -e '.[test]'
+"$venv/bin/python" -m pip install --quiet -e './runtime_lib[postgres,modbus,opcua,s7,bacnet,logix,http,mail,mysql,ads]' -e '.[test]'
 
 sources=(lotc tests runtime_lib)
 [ -d bench ] && sources+=(bench)
