@@ -43,7 +43,7 @@ from lotc.codegen.routes.tags import (
     lower_tags,
     number,
     publishing,
-    setting_span,
+    same_names,
     settings_imports,
     tags_of,
     text,
@@ -100,7 +100,7 @@ def lower_logix(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnosti
             tag.every = polling / 1000
     lowered, found = lower_tags(tags, _lower_tag)
     problems.extend(found)
-    problems.extend(_duplicates(lowered))
+    problems.extend(same_names(lowered, "controller tag"))
 
     arguments = [f"name={route.name.text!r}"]
     for key, name in (("IP", "host"), ("PORT", "port"), ("SLOT", "slot")):
@@ -259,25 +259,3 @@ def _attribute_tag(tag: Tag, address: str, data_type: str) -> dict[str, object]:
 def _setting_span(route: ast.Route, config: dict, key: str) -> ast.Span:
     value = config.get(key)
     return value.span if isinstance(value, ast.SettingValue) else route.name.span
-
-
-def _duplicates(lowered: list[tuple[Tag, dict[str, object]]]) -> list[Diagnostic]:
-    """LOT411 for each tag that reads the same controller tag as an earlier
-    one (Logix names ignore case)."""
-    found: list[Diagnostic] = []
-    seen: dict[str, str] = {}
-    for tag, arguments in lowered:
-        address = str(arguments["address"])
-        other = seen.setdefault(address.lower(), tag.name)
-        if other != tag.name:
-            found.append(
-                messages.OVERLAPPING_ADDRESSES.at(
-                    setting_span(tag, "ADDRESS"),
-                    name=tag.name,
-                    other=other,
-                    table="controller tag",
-                    address=f"`{address}`",
-                    help="read the value once and publish it from one tag",
-                )
-            )
-    return found

@@ -253,3 +253,28 @@ def lower_tags(
         except ValueError:
             continue
     return lowered, problems
+
+
+def same_names(
+    lowered: list[tuple[Tag, dict[str, object]]], what: str
+) -> list[Diagnostic]:
+    """LOT411 for each tag whose ``address`` names the same ``what`` (a
+    controller tag, a PLC variable) as an earlier tag's, ignoring case as
+    Logix and TwinCAT names do."""
+    found: list[Diagnostic] = []
+    seen: dict[str, str] = {}
+    for tag, arguments in lowered:
+        address = str(arguments["address"])
+        other = seen.setdefault(address.lower(), tag.name)
+        if other != tag.name:
+            found.append(
+                messages.OVERLAPPING_ADDRESSES.at(
+                    setting_span(tag, "ADDRESS"),
+                    name=tag.name,
+                    other=other,
+                    table=what,
+                    address=f"`{address}`",
+                    help="read the value once and publish it from one tag",
+                )
+            )
+    return found

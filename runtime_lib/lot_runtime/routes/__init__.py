@@ -22,9 +22,9 @@ Configuration values that come from ``GET ENV`` / ``GET SECRET`` are written
 in generated code as ``Env("NAME")`` / ``Secret("NAME")`` and resolved once,
 at start, with ``context.resolve``.  Driver code lives in one module per
 route family (``postgres``, ``mysql``, ``modbus``, ``opcua``, ``s7``,
-``bacnet``, ``logix``, ``rest``, ``mail``, ``files``, ``bridge``), each
-importing its optional dependency only there, so a site pays only for the
-extras it uses.
+``bacnet``, ``logix``, ``ads``, ``rest``, ``mail``, ``files``, ``bridge``),
+each importing its optional dependency only there, so a site pays only for
+the extras it uses.
 """
 
 from __future__ import annotations

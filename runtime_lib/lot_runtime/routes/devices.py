@@ -1,4 +1,4 @@
-"""What the device routes (Modbus, OPC UA, S7, BACnet, Logix) share: value text,
+"""What the device routes (Modbus, OPC UA, S7, BACnet, Logix, ADS) share: value text,
 change filters, reconnect delays, the outage bookkeeping that logs each
 outage once, the queue of commands written to the device, and
 ``DeviceRoute``, the life of a device route around its protocol (connect,
