@@ -16,6 +16,11 @@ template raises ``BadValue``) for a message that can never be sent as it
 is: it goes to ``lot/<site>/deadletter/<route>`` with the reason, the first
 of each kind logged at WARNING, and the route goes on.
 
+A failure that ``send`` did not classify (a driver raising what its route
+did not foresee) is logged with its traceback, retried, and after
+``UNEXPECTED_TRIES`` tries of one message made a dead letter, so that one
+message can never hold the spool for good.
+
 While messages wait for retries the route's status is ``buffering N``
 (refreshed every second); it is ``connected`` when a batch went through.
 """
@@ -51,6 +56,7 @@ log = logging.getLogger("lot")
 
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 30.0
 STATUS_EVERY = 1.0  # seconds between "buffering N" count updates
+UNEXPECTED_TRIES = 3  # tries of a message that fails unexpectedly
 PLACEHOLDER = re.compile(r"\{([^{}\s\"':,]*)\}")
 
 
@@ -156,6 +162,8 @@ class SpooledSender:
                 self._dispatcher.add(source, index)
         self._waiter: asyncio.Future[None] | None = None
         self._shown = ""
+        # (record, event) -> unexpected failures so far.
+        self._surprises: dict[tuple[int, int], int] = {}
 
     # -- for the route
 
@@ -253,6 +261,8 @@ class SpooledSender:
                 return None
             except Retry as exc:
                 return str(exc)
+            except Exception as exc:  # noqa: BLE001 - a driver failing its own way
+                return self._unexpected(context, record, event, exc)
             self.sent += 1
             return None
 
@@ -281,6 +291,30 @@ class SpooledSender:
             await self._pause(context, delay)
             delay = min(delay * 2, BACKOFF_CAP)
             pending = [job for job, _ in failed]
+
+    def _unexpected(
+        self, context: RouteContext, record: Record, event: int, exc: Exception
+    ) -> str | None:
+        """A failure no route foresaw: logged with its traceback the first
+        time, retried like a passing one, and after ``UNEXPECTED_TRIES``
+        tries of one message a dead letter, so that one message cannot stop
+        the spool for good."""
+        key = (record.seq, event)
+        tries = self._surprises.get(key, 0) + 1
+        if not self._surprises:
+            log.exception(
+                "route %s: event %s: unexpected failure",
+                self.name,
+                self.event_name(event),
+            )
+        if tries < UNEXPECTED_TRIES:
+            self._surprises[key] = tries
+            return describe(exc)
+        self._surprises.pop(key, None)
+        self._dead_letter(
+            context, record, event, f"unexpected failure: {describe(exc)}"
+        )
+        return None
 
     # -- what the route says
 
