@@ -29,6 +29,7 @@ from lotc.codegen.routes.tags import (
     TagProblem,
     call,
     config_text,
+    iec_types,
     lower_tags,
     number,
     publishing,
@@ -43,15 +44,10 @@ from lotc.frontend.route_schemas import resolve_settings
 from lotc.frontend.site import Site
 
 # LoT data type spellings -> IEC 61131-3 elementary types.
-DATA_TYPES = {
-    **{t: t for t in ("BOOL", "BYTE", "WORD", "DWORD", "LWORD", "SINT", "USINT")},
-    **{t: t for t in ("INT", "UINT", "DINT", "UDINT", "LINT", "ULINT", "REAL")},
-    **{t: t for t in ("LREAL", "STRING")},
-    **{"BOOLEAN": "BOOL", "INT8": "SINT", "UINT8": "USINT", "INT16": "INT"},
-    **{"UINT16": "UINT", "INT32": "DINT", "UINT32": "UDINT", "INT64": "LINT"},
-    **{"UINT64": "ULINT", "FLOAT": "REAL", "FLOAT32": "REAL", "DOUBLE": "LREAL"},
-    **{"FLOAT64": "LREAL"},
-}
+DATA_TYPES = iec_types(
+    *("BOOL", "BYTE", "WORD", "DWORD", "LWORD", "SINT", "USINT", "INT", "UINT"),
+    *("DINT", "UDINT", "LINT", "ULINT", "REAL", "LREAL", "STRING"),
+)
 STRING_LENGTH = 80
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\[\d+(?:,\d+)*\])?"
 _SYMBOL = re.compile(rf"\.?{_NAME}(?:\.{_NAME})*")

@@ -40,6 +40,7 @@ from lotc.codegen.routes.tags import (
     TagProblem,
     call,
     config_text,
+    iec_types,
     lower_tags,
     number,
     publishing,
@@ -54,14 +55,10 @@ from lotc.frontend.route_schemas import resolve_settings
 from lotc.frontend.site import Site
 
 # LoT data type spellings -> the runtime's Logix types.
-DATA_TYPES = {
-    **{t: t for t in ("BOOL", "SINT", "INT", "DINT", "LINT", "REAL", "LREAL")},
-    **{t: t for t in ("USINT", "UINT", "UDINT", "ULINT", "STRING")},
-    **{"BOOLEAN": "BOOL", "INT8": "SINT", "INT16": "INT", "INT32": "DINT"},
-    **{"INT64": "LINT", "UINT8": "USINT", "UINT16": "UINT", "UINT32": "UDINT"},
-    **{"UINT64": "ULINT", "FLOAT": "REAL", "FLOAT32": "REAL", "DOUBLE": "LREAL"},
-    **{"FLOAT64": "LREAL"},
-}
+DATA_TYPES = iec_types(
+    *("BOOL", "SINT", "INT", "DINT", "LINT", "USINT", "UINT", "UDINT", "ULINT"),
+    *("REAL", "LREAL", "STRING"),
+)
 STRING_LENGTH = 82
 NAME_LENGTH = 40  # characters in one Logix name
 FAMILIES = {

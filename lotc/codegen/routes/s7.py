@@ -27,6 +27,7 @@ from lotc.codegen.routes.tags import (
     TagProblem,
     call,
     config_text,
+    iec_types,
     lower_tags,
     number,
     publishing,
@@ -41,15 +42,10 @@ from lotc.frontend.route_schemas import resolve_settings
 from lotc.frontend.site import Site
 
 # LoT data type spellings -> the runtime's S7 types.
-DATA_TYPES = {
-    **{t: t for t in ("BOOL", "BYTE", "SINT", "USINT", "INT", "UINT", "WORD")},
-    **{t: t for t in ("DINT", "UDINT", "DWORD", "LINT", "ULINT", "LWORD")},
-    **{t: t for t in ("REAL", "LREAL", "STRING")},
-    **{"BOOLEAN": "BOOL", "INT8": "SINT", "UINT8": "USINT", "INT16": "INT"},
-    **{"UINT16": "UINT", "INT32": "DINT", "UINT32": "UDINT", "INT64": "LINT"},
-    **{"UINT64": "ULINT", "FLOAT": "REAL", "FLOAT32": "REAL", "FLOAT64": "LREAL"},
-    **{"DOUBLE": "LREAL"},
-}
+DATA_TYPES = iec_types(
+    *("BOOL", "BYTE", "SINT", "USINT", "INT", "UINT", "WORD", "DINT", "UDINT"),
+    *("DWORD", "LINT", "ULINT", "LWORD", "REAL", "LREAL", "STRING"),
+)
 SIZES = {"BYTE": 1, "SINT": 1, "USINT": 1, "INT": 2, "UINT": 2, "WORD": 2}
 SIZES |= {"DINT": 4, "UDINT": 4, "DWORD": 4, "REAL": 4}
 SIZES |= {"LINT": 8, "ULINT": 8, "LWORD": 8, "LREAL": 8}

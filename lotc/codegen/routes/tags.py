@@ -19,6 +19,32 @@ from lotc.frontend.diagnostics import Diagnostic
 from lotc.frontend.route_schemas import Default, ResolvedBlock, resolve_block
 from lotc.frontend.route_schemas import route_schema as schema_of
 
+# The sized spellings of LoT data types -> the IEC 61131-3 names PLCs use.
+IEC_SPELLINGS = {
+    "BOOLEAN": "BOOL",
+    "INT8": "SINT",
+    "UINT8": "USINT",
+    "INT16": "INT",
+    "UINT16": "UINT",
+    "INT32": "DINT",
+    "UINT32": "UDINT",
+    "INT64": "LINT",
+    "UINT64": "ULINT",
+    "FLOAT": "REAL",
+    "FLOAT32": "REAL",
+    "DOUBLE": "LREAL",
+    "FLOAT64": "LREAL",
+}
+
+
+def iec_types(*names: str) -> dict[str, str]:
+    """A protocol's data type table: its IEC ``names`` and the sized
+    spellings of those among them."""
+    table = {name: name for name in names}
+    table |= {k: v for k, v in IEC_SPELLINGS.items() if v in table}
+    return table
+
+
 _SECONDS = {
     "MILLISECOND": 0.001,
     "SECOND": 1,

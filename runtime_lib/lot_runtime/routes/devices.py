@@ -42,6 +42,8 @@ __all__ = [
     "tag_number",
     "tidy_number",
     "typed_command",
+    "command_flag",
+    "unscaled",
 ]
 
 log = logging.getLogger("lot")
@@ -80,6 +82,15 @@ class DeviceTag(Protocol):
     def writable(self) -> bool: ...
     @property
     def command_topic(self) -> str | None: ...
+
+
+class Scaled(Protocol):
+    """A tag whose values are scaled: published = raw x scaling + offset."""
+
+    @property
+    def scaling(self) -> float: ...
+    @property
+    def offset(self) -> float: ...
 
 
 class TypedTag(Protocol):
@@ -441,29 +452,38 @@ def typed_command(tag: TypedTag, payload: bytes) -> bool | int | float | str:
     rounded for integer types and checked against the type's range."""
     text = payload.decode("utf-8", errors="replace").strip()
     if tag.data_type == "BOOL":
-        flag = {"true": True, "1": True, "on": True}.get(text.lower())
-        if flag is None and text.lower() not in ("false", "0", "off"):
-            raise ValueError("not a BOOL")
-        return bool(flag)
+        return command_flag(text)
     if tag.data_type == "STRING":
         if len(text) > tag.length:
             raise ValueError(f"longer than the STRING's {tag.length} characters")
         return text
-    number = values.number(text)
-    if number is None or tag.scaling == 0:
-        raise ValueError(f"not a number for {tag.data_type}")
-    raw: int | float
-    if isinstance(number, int) and tag.scaling == 1 and float(tag.offset).is_integer():
-        raw = number - int(tag.offset)  # exact, even beyond 2**53
-    else:
-        raw = (number - tag.offset) / tag.scaling
+    raw = unscaled(tag, tag.data_type, text)
     if tag.data_type in ("REAL", "LREAL"):
         return float(raw)
     try:
         whole = round(raw)
     except (OverflowError, ValueError):
-        raise ValueError(f"{number} does not fit {tag.data_type}") from None
+        raise ValueError(f"{text} does not fit {tag.data_type}") from None
     low, high = INTEGER_RANGES[tag.data_type]
     if not low <= whole <= high:
-        raise ValueError(f"{number} does not fit {tag.data_type}")
+        raise ValueError(f"{text} does not fit {tag.data_type}")
     return whole
+
+
+def command_flag(text: str) -> bool:
+    """A BOOL command: true/false, 1/0 or on/off, in any case."""
+    flag = {"true": True, "1": True, "on": True}.get(text.lower())
+    if flag is None and text.lower() not in ("false", "0", "off"):
+        raise ValueError("not a BOOL")
+    return bool(flag)
+
+
+def unscaled(tag: Scaled, data_type: str, text: str) -> int | float:
+    """The raw value a numeric command asks for: ``(value - offset) /
+    scaling``, exact for integers without scaling, even beyond 2**53."""
+    number = values.number(text)
+    if number is None or tag.scaling == 0:
+        raise ValueError(f"not a number for {data_type}")
+    if isinstance(number, int) and tag.scaling == 1 and float(tag.offset).is_integer():
+        return number - int(tag.offset)
+    return (number - tag.offset) / tag.scaling

@@ -23,10 +23,8 @@ from typing import Any
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from lot_runtime import values
-
 from . import Setting
-from .devices import DeviceRoute, repeat, tag_number
+from .devices import DeviceRoute, command_flag, repeat, tag_number, unscaled
 from .registers import BIT_TABLES, Order, Span, decode, encode, plan, split, width
 
 __all__ = ["ModbusRoute", "ModbusTag"]
@@ -252,20 +250,10 @@ def command_words(tag: ModbusTag, payload: bytes) -> list[int]:
     (``(value - offset) / scaling``) and rounded for integer types."""
     text = payload.decode("utf-8", errors="replace").strip()
     if tag.data_type == "BOOL" or tag.table == "coil":
-        flag = {"true": True, "1": True, "on": True}.get(text.lower())
-        if flag is None and text.lower() not in ("false", "0", "off"):
-            raise ValueError("not a BOOL")
-        return [1 if flag else 0]
+        return [1 if command_flag(text) else 0]
     if tag.data_type == "STRING":
         return encode(text, "STRING", byte_order=tag.byte_order, length=tag.length)
-    number = values.number(text)
-    if number is None or tag.scaling == 0:
-        raise ValueError(f"not a number for {tag.data_type}")
-    raw: int | float
-    if isinstance(number, int) and tag.scaling == 1 and float(tag.offset).is_integer():
-        raw = number - int(tag.offset)  # exact, even beyond 2**53
-    else:
-        raw = (number - tag.offset) / tag.scaling
+    raw = unscaled(tag, tag.data_type, text)
     return encode(
         raw,
         tag.data_type,

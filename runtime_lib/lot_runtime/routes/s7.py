@@ -34,10 +34,8 @@ from snap7.async_client import AsyncClient
 from snap7.error import S7Error, S7ProtocolError
 from snap7.type import Area
 
-from lot_runtime import values
-
 from . import Setting
-from .devices import DeviceRoute, repeat, tag_number
+from .devices import DeviceRoute, command_flag, repeat, tag_number, unscaled
 
 __all__ = ["JOIN_GAP", "S7Route", "S7Tag", "command_bytes", "decode"]
 
@@ -304,9 +302,7 @@ def command_bytes(tag: S7Tag, payload: bytes, first: int = 0) -> bytes:
     rounded for integer types and checked against the type's range."""
     text = payload.decode("utf-8", errors="replace").strip()
     if tag.data_type == "BOOL":
-        flag = {"true": True, "1": True, "on": True}.get(text.lower())
-        if flag is None and text.lower() not in ("false", "0", "off"):
-            raise ValueError("not a BOOL")
+        flag = command_flag(text)
         mask = 1 << tag.bit
         return bytes([first | mask if flag else first & ~mask & 0xFF])
     if tag.data_type == "STRING":
@@ -320,20 +316,13 @@ def command_bytes(tag: S7Tag, payload: bytes, first: int = 0) -> bytes:
                 f"longer than the STRING's {min(declared, tag.length)} characters"
             )
         return bytes([declared, len(encoded)]) + encoded
-    number = values.number(text)
-    if number is None or tag.scaling == 0:
-        raise ValueError(f"not a number for {tag.data_type}")
-    raw: int | float
-    if isinstance(number, int) and tag.scaling == 1 and float(tag.offset).is_integer():
-        raw = number - int(tag.offset)  # exact, even beyond 2**53
-    else:
-        raw = (number - tag.offset) / tag.scaling
+    raw = unscaled(tag, tag.data_type, text)
     try:
         if tag.data_type not in ("REAL", "LREAL"):
             raw = round(raw)
         return _STRUCTS[tag.data_type].pack(raw)
     except (struct.error, OverflowError, ValueError):
-        raise ValueError(f"{number} does not fit {tag.data_type}") from None
+        raise ValueError(f"{text} does not fit {tag.data_type}") from None
 
 
 def _describe_area(area: str, db: int) -> str:
