@@ -132,6 +132,21 @@ def test_append_goes_on_with_the_file_and_repairs_a_cut_json_file(tmp_path, mosq
     ]
 
 
+def test_a_json_file_that_is_no_array_is_moved_aside(tmp_path, mosquitto):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "log.json").write_text('{"not": "an array"}')
+    events = (StoreEvent(name="Log", source="j/+", table="log"),)
+    route = FileRoute(
+        name="Files", folder=str(folder), events=events, fmt="JSON", append=True
+    )
+    with _run(tmp_path, mosquitto, route):
+        mosquitto.publish("j/1", b'{"n": 1}')
+        _wait(route, 1)
+    assert json.loads((folder / "log.1.json").read_text()) == {"not": "an array"}
+    assert json.loads((folder / "log.json").read_text()) == [{"n": 1}]
+
+
 def test_append_lines_and_names_that_leave_the_folder(tmp_path, mosquitto):
     folder = tmp_path / "out"
     events = (

@@ -6,6 +6,7 @@ away ridden out without losing a mail."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 
@@ -124,6 +125,22 @@ def test_unwritable_and_refused_mails_go_to_dead_letters(tmp_path, mosquitto, sm
     assert reasons["Header"].startswith("a header cannot be written")
     assert reasons["File"].startswith("the template")
     assert [recipients for _, recipients, _ in mails] == [["lead@plant.example"]]
+
+
+def test_a_mail_with_some_recipients_refused_goes_to_the_others(
+    tmp_path, mosquitto, smtp, caplog
+):
+    smtp.refuse("gone@plant.example", 550)
+    event = MailEvent(
+        name="Both", source="p/+", recipient="gone@plant.example, here@plant.example"
+    )
+    site = Site(name="partly", routes=(_route(smtp, event),))
+    with caplog.at_level(logging.WARNING, logger="lot"):
+        with RunningSite(site, mosquitto.url, environ={"LOT_STATE_DIR": str(tmp_path)}):
+            mosquitto.publish("p/1", b"hello")
+            [(_, recipients, _)] = smtp.wait_for(1)
+    assert recipients == ["here@plant.example"]
+    assert any("refused 1 of the recipients" in r.getMessage() for r in caplog.records)
 
 
 def test_a_busy_or_absent_server_loses_no_mail(tmp_path, mosquitto, smtp):

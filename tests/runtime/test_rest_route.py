@@ -263,6 +263,24 @@ def test_the_server_answers_the_last_values_and_publishes_posts(tmp_path, mosqui
     assert seen.payloads("sys/commands") == [b"restart pump 2"]
 
 
+def test_the_server_answers_head_and_refuses_a_body_too_large(tmp_path, mosquitto):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    site, environ = _site(tmp_path, "limits", _server(port))
+    with mosquitto.collect("sys/commands") as seen:
+        with RunningSite(site, mosquitto.url, environ=environ):
+            _until(lambda: _serving(base))
+            mosquitto.publish("sys/status", b"up")
+            _until(lambda: _get(f"{base}/api/status")[0] == 200)
+            head = urllib.request.Request(f"{base}/api/status", method="HEAD")
+            with urllib.request.urlopen(head, timeout=5) as answer:
+                assert answer.status == 200 and answer.read() == b""
+            assert _send(f"{base}/api/command", b"x" * (2**20 + 1)) == 413
+            assert _send(f"{base}/api/command", b"small") == 202
+            seen.wait_for(1)
+    assert seen.payloads("sys/commands") == [b"small"]
+
+
 def test_the_server_wants_the_authorization_it_was_given(tmp_path, mosquitto):
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -341,6 +341,8 @@ class FileRoute(SpooledSender):
             return max(0, len(rows) - 1), rows[0] if rows else []
         if not content.strip():
             return 0, []
+        if not content.lstrip().startswith(b"["):
+            return None  # not ours to repair: moved aside as it is
         if not content.rstrip().endswith(b"]"):
             end = content.rfind(b"}")
             content = content[: end + 1] + _JSON_END if end >= 0 else b""
