@@ -171,6 +171,7 @@ PUBLISH_LOOP = Code("LOT310", "publish-loop", E, "action `{name}` publishes to `
 PUBLISH_CYCLE = Code("LOT311", "publish-cycle", W, "messages can go round in a cycle: {cycle}")
 BRIDGE_LOOP = Code("LOT312", "bridge-loop", E, "mapping `{mapping}` forwards `{topic}` back into its own source")
 NOTHING_TO_STORE = Code("LOT313", "nothing-to-store", W, "route `{name}` stores nothing: {reason}")
+OPEN_ENDPOINT = Code("LOT314", "open-http-endpoint", W, "route `{name}` serves HTTP on port {port} to anyone who reaches it")
 
 # --- code generation ----------------------------------------------------------
 UNSUPPORTED_ROUTE_TYPE = Code("LOT401", "unsupported-route-type", E, "route type `{route_type}` is not supported by the Python back end yet")

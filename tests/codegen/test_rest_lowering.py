@@ -21,6 +21,7 @@ SERVER = """
 DEFINE ROUTE Panel WITH TYPE REST_API
     ADD REST_API_CONFIG
         WITH SERVER_PORT 8080
+        WITH AUTHORIZATION GET SECRET "PANEL_TOKEN"
 {events}
 """
 
@@ -163,3 +164,23 @@ def test_a_route_that_both_calls_and_serves_is_two_routes():
     [problem] = problems
     assert problem.code == "LOT403"
     assert "both BASE_ADDRESS and SERVER_PORT" in problem.message
+
+
+def test_a_server_without_authorization_is_a_warning():
+    text = SERVER.replace('        WITH AUTHORIZATION GET SECRET "PANEL_TOKEN"\n', "")
+    view, problems = _lower(
+        text,
+        _event(
+            "Command",
+            'WITH METHOD "POST"',
+            'WITH ENDPOINT "/api/command"',
+            'WITH DESTINATION_TOPIC "system/commands"',
+        ),
+    )
+    [problem] = problems
+    assert problem.code == "LOT314" and not problem.is_error
+    assert problem.message == (
+        "route `Panel` serves HTTP on port 8080 to anyone who reaches it"
+    )
+    assert problem.notes == ("anyone may publish on `system/commands`",)
+    assert "authorization" not in view.constructor

@@ -7,8 +7,10 @@ trigger it (LOT205).  A route with ``SERVER_PORT`` serves HTTP: a GET event
 answers with the last value of its ``SOURCE_TOPIC``, a POST, PUT, PATCH or
 DELETE event publishes the request body on its ``DESTINATION_TOPIC``
 (either missing is LOT205); its ENDPOINT is a fixed path, so a placeholder
-there is LOT403, and two events on one path and method are LOT206.  A route
-with both settings is LOT403: it is two routes, one of each kind.
+there is LOT403, and two events on one path and method are LOT206.  A
+server without ``AUTHORIZATION`` is LOT314, a warning: anyone who reaches
+its port may read and publish through it.  A route with both settings is
+LOT403: it is two routes, one of each kind.
 
 ``ENABLE_CLIENT`` changes nothing (a route with ``BASE_ADDRESS`` is a
 client); ``USE_SSL`` puts ``https://`` before a BASE_ADDRESS written
@@ -60,6 +62,8 @@ def lower_rest(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic
     if server:
         arguments.append(f"port={config_text(config['SERVER_PORT'], whole=True)}")
         problems.extend(_server_problems(events))
+        if "AUTHORIZATION" not in config:
+            problems.append(_open_endpoint(route, config, events))
         route_class = "RestServerRoute"
     else:
         arguments.append(f"base_address={config_text(config['BASE_ADDRESS'])}")
@@ -100,6 +104,36 @@ def _client_problems(
         for block, resolved in events
         if not _text(resolved, "SOURCE_TOPIC")
     ]
+
+
+def _open_endpoint(
+    route: ast.Route,
+    config: dict,
+    events: list[tuple[ast.RouteBlock, ResolvedBlock]],
+) -> Diagnostic:
+    """LOT314: a server without AUTHORIZATION answers whoever connects."""
+    port = config["SERVER_PORT"]
+    written = port.text if isinstance(port, ast.SettingValue) else "?"
+    published = sorted(
+        {
+            _text(b, "DESTINATION_TOPIC")
+            for _, b in events
+            if _method(b) not in _SERVED_WITH_SOURCE and _text(b, "DESTINATION_TOPIC")
+        }
+    )
+    notes = (
+        (f"anyone may publish on {', '.join(f'`{t}`' for t in published)}",)
+        if published
+        else ()
+    )
+    return messages.OPEN_ENDPOINT.at(
+        route.name.span,
+        name=route.name.text,
+        port=written,
+        notes=notes,
+        help='add `WITH AUTHORIZATION GET SECRET "..."` to REST_API_CONFIG: '
+        "requests must then carry that Authorization header",
+    )
 
 
 def _server_problems(
