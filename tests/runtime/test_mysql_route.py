@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 
+import aiomysql
 import pytest
 from lot_runtime import Site
 from lot_runtime.routes import Secret
@@ -145,6 +146,40 @@ def test_select_rows_are_published(tmp_path, mosquitto, mariadb):
         ],
         [{"name": "cake", "minutes": 55, "price": 9.99}],
     ]
+
+
+def test_waiting_inserts_go_in_one_multi_row_insert(
+    tmp_path, mosquitto, mariadb, monkeypatch
+):
+    calls: list[int] = []
+    original = aiomysql.Cursor.executemany
+
+    async def counted(self, query, args):
+        calls.append(len(args))
+        return await original(self, query, args)
+
+    monkeypatch.setattr(aiomysql.Cursor, "executemany", counted)
+    event = SqlEvent(
+        name="Many",
+        source="many/+",
+        sql="INSERT INTO many_rows (n) VALUES (%s)",
+        parameters=(SqlParameter(("payload",)),),
+    )
+    route = _route(mariadb, event)
+    status = "lot/many/routes/Db/status"
+    with mosquitto.collect(status) as seen:
+        with _run(tmp_path, mosquitto, mariadb, route, name="many"):
+            for number in range(40):
+                mosquitto.publish(f"many/{number}", str(number).encode())
+            seen.wait_until(
+                lambda ms: any(m.payload.startswith(b"buffering") for m in ms), 10
+            )
+            mariadb.sql("CREATE TABLE many_rows (n INT)")
+            _until(lambda: route.sent == 40, 20)
+    stored = sorted(int(r[0]) for r in mariadb.sql("SELECT n FROM many_rows"))
+    assert stored == list(range(40))
+    # The rows that waited went together: far fewer calls than rows.
+    assert sum(calls) >= 40 and len(calls) <= 10, calls
 
 
 def test_rows_refused_for_their_data_are_dead_letters(tmp_path, mosquitto, mariadb):

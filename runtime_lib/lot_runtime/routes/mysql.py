@@ -1,13 +1,14 @@
-"""MYSQL and MARIADB routes over aiomysql: a statement per message, spooled.
+"""MYSQL and MARIADB routes over aiomysql: statements from messages, spooled.
 
 ``MysqlRoute`` runs, for each message on an event's ``source`` filter, the
 event's statement on one connection (autocommit): a ``SqlEvent``'s SQL with
 each ``%s`` bound to a value read from the message (the driver escapes it;
 lotc doubled every ``%`` of the SQL itself), or, for a ``CleanEvent``, an
 INSERT of the JSON object's keys as columns of its table, creating the
-table (with an ``id`` key) or a missing column first.  With a
-``destination`` the rows a statement returns are published there as a JSON
-array of objects.
+table (with an ``id`` key) or a missing column first.  Consecutive messages
+of an INSERT whose rows nobody waits for go together, in one multi-row
+INSERT.  With a ``destination`` the rows a statement returns are published
+there as a JSON array of objects.
 
 MySQL does not say which type a parameter wants, so values go as they are
 read: numbers, booleans and strings of JSON as those, other placeholders
@@ -139,15 +140,45 @@ class MysqlRoute(SpooledSender):
                     rows = await cursor.fetchall() if cursor.description else []
                     context.publish(spec.destination, rows_json(list(rows)))
         except pymysql.err.MySQLError as exc:
-            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-            if isinstance(spec, CleanEvent) and code in _SHAPE_CHANGED:
-                # Dropped or altered behind the route's back: look again.
-                self._columns.pop(spec.table, None)
-            if code in DATA_ERRORS:
-                raise Refuse(describe(exc)) from exc
-            if isinstance(exc, pymysql.err.OperationalError) and code >= 2000:
-                await self._drop()  # a client error: the connection is gone
-            raise Retry(describe(exc)) from exc
+            raise self._failure(exc, spec) from exc
+
+    def _failure(self, exc: Exception, spec: Event) -> Exception:
+        """Refuse for a row refused for its data, else Retry."""
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+        if isinstance(spec, CleanEvent) and code in _SHAPE_CHANGED:
+            # Dropped or altered behind the route's back: look again.
+            self._columns.pop(spec.table, None)
+        if code in DATA_ERRORS:
+            return Refuse(describe(exc))
+        if isinstance(exc, pymysql.err.OperationalError) and code >= 2000:
+            # A client error: the connection is gone; the next try opens one.
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.close()
+        return Retry(describe(exc))
+
+    def batchable(self, event: int) -> bool:
+        """An INSERT whose rows nobody waits for goes many rows at a time
+        (the driver makes one multi-row INSERT of them)."""
+        spec = self.events[event]
+        return (
+            isinstance(spec, SqlEvent)
+            and not spec.destination
+            and spec.sql.lstrip()[:6].upper() == "INSERT"
+        )
+
+    async def send_batch(
+        self, event: int, messages: list[Message], context: RouteContext
+    ) -> None:
+        spec = self.events[event]
+        assert isinstance(spec, SqlEvent)
+        rows = [self._rows[event](message) for message in messages]
+        connection = await self._connect()
+        try:
+            async with connection.cursor() as cursor:
+                await cursor.executemany(spec.sql, rows)
+        except pymysql.err.MySQLError as exc:
+            raise self._failure(exc, spec) from exc
 
     async def _insert_clean(self, cursor: Any, table: str, data: Any) -> None:
         """INSERT the object's keys as columns, creating what is missing."""

@@ -21,6 +21,11 @@ did not foresee) is logged with its traceback, retried, and after
 ``UNEXPECTED_TRIES`` tries of one message made a dead letter, so that one
 message can never hold the spool for good.
 
+A route that can send many messages of one event in one call (one
+multi-row INSERT) says so with ``batchable`` and ``send_batch``: consecutive
+messages of such an event go together, and when the call is refused for
+their data they are sent one by one, to dead-letter only the bad one.
+
 While messages wait for retries the route's status is ``buffering N``
 (refreshed every second); it is ``connected`` when a batch went through.
 """
@@ -177,6 +182,18 @@ class SpooledSender:
     async def close(self) -> None:
         """Let go of connections (called when the route stops)."""
 
+    def batchable(self, event: int) -> bool:
+        """Whether consecutive messages of ``event`` may go in one
+        ``send_batch`` call (a route that can say so overrides both)."""
+        return False
+
+    async def send_batch(
+        self, event: int, messages: list[Message], context: RouteContext
+    ) -> None:
+        """Send ``messages`` of one event in one call; raise Retry for all of
+        them, or Refuse to have them sent one by one to find the bad one."""
+        raise NotImplementedError
+
     def event_name(self, event: int) -> str:
         return str(event)
 
@@ -266,9 +283,42 @@ class SpooledSender:
             self.sent += 1
             return None
 
+        async def together(group: list[tuple[Record, int]]) -> list[str | None]:
+            """A run of one batchable event in one call; when the call is
+            refused, message by message to find the one at fault."""
+            event = group[0][1]
+            messages = [Message(r.topic, r.payload, r.at) for r, _ in group]
+            try:
+                async with gate:
+                    await self.send_batch(event, messages, context)
+            except Retry as exc:
+                return [str(exc)] * len(group)
+            except (Refuse, BadValue):
+                return [await one(record, event) for record, _ in group]
+            except Exception:  # noqa: BLE001 - found, and logged, one by one
+                return [await one(record, event) for record, _ in group]
+            self.sent += len(group)
+            return [None] * len(group)
+
+        async def send_jobs(jobs: list[tuple[Record, int]]) -> list[str | None]:
+            runs: list[list[tuple[Record, int]]] = []
+            for job in jobs:
+                if runs and runs[-1][0][1] == job[1] and self.batchable(job[1]):
+                    runs[-1].append(job)
+                else:
+                    runs.append([job])
+            done = await asyncio.gather(
+                *(together(run) if len(run) > 1 else one(*run[0]) for run in runs)
+            )
+            return [
+                outcome
+                for run, found in zip(runs, done, strict=True)
+                for outcome in (found if isinstance(found, list) else [found])
+            ]
+
         pending = jobs
         while pending:
-            outcomes = await asyncio.gather(*(one(r, e) for r, e in pending))
+            outcomes = await send_jobs(pending)
             failed = [
                 (job, why)
                 for job, why in zip(pending, outcomes, strict=True)
