@@ -29,6 +29,7 @@ from lotc.codegen.routes.tags import (
     TagProblem,
     call,
     config_text,
+    data_type_of,
     iec_types,
     lower_tags,
     number,
@@ -124,16 +125,7 @@ def _config_problems(config: dict) -> list[Diagnostic]:
 
 
 def _lower_tag(tag: Tag) -> dict[str, object]:
-    written = (text(tag.settings, "DATA_TYPE") or "").upper()
-    data_type = DATA_TYPES.get(written)
-    if data_type is None:
-        raise TagProblem(
-            messages.TYPE_WIDTH_MISMATCH,
-            f"`{written}` is not an IEC 61131-3 elementary type",
-            "use BOOL, BYTE, WORD, DWORD, LWORD, SINT, USINT, INT, UINT, DINT, "
-            "UDINT, LINT, ULINT, REAL, LREAL or STRING",
-            key="DATA_TYPE",
-        )
+    data_type = data_type_of(tag, DATA_TYPES, "an IEC 61131-3 elementary type")
     address = (text(tag.settings, "ADDRESS") or "").strip()
     if not _SYMBOL.fullmatch(address):
         raise TagProblem(

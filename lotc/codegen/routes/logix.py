@@ -40,6 +40,7 @@ from lotc.codegen.routes.tags import (
     TagProblem,
     call,
     config_text,
+    data_type_of,
     iec_types,
     lower_tags,
     number,
@@ -171,16 +172,7 @@ def _path_problem(written: str) -> str | None:
 
 
 def _lower_tag(tag: Tag) -> dict[str, object]:
-    written = (text(tag.settings, "DATA_TYPE") or "").upper()
-    data_type = DATA_TYPES.get(written)
-    if data_type is None:
-        raise TagProblem(
-            messages.TYPE_WIDTH_MISMATCH,
-            f"`{written}` is not a Logix data type",
-            "use BOOL, SINT, INT, DINT, LINT, USINT, UINT, UDINT, ULINT, REAL, "
-            "LREAL or STRING",
-            key="DATA_TYPE",
-        )
+    data_type = data_type_of(tag, DATA_TYPES, "a Logix data type")
     address = (text(tag.settings, "ADDRESS") or "").strip()
     if _CIP_PATH.fullmatch(address):
         return _attribute_tag(tag, address, data_type)

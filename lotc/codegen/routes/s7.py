@@ -27,6 +27,7 @@ from lotc.codegen.routes.tags import (
     TagProblem,
     call,
     config_text,
+    data_type_of,
     iec_types,
     lower_tags,
     number,
@@ -99,16 +100,7 @@ def lower_s7(route: ast.Route, site: Site) -> tuple[RouteView, list[Diagnostic]]
 
 
 def _lower_tag(tag: Tag) -> dict[str, object]:
-    written = (text(tag.settings, "DATA_TYPE") or "").upper()
-    data_type = DATA_TYPES.get(written)
-    if data_type is None:
-        raise TagProblem(
-            messages.TYPE_WIDTH_MISMATCH,
-            f"`{written}` is not an S7 data type",
-            "use BOOL, BYTE, SINT, USINT, INT, UINT, WORD, DINT, UDINT, DWORD, "
-            "LINT, ULINT, LWORD, REAL, LREAL or STRING",
-            key="DATA_TYPE",
-        )
+    data_type = data_type_of(tag, DATA_TYPES, "an S7 data type")
     address = (text(tag.settings, "ADDRESS") or "").strip()
     area, db, start, bit, letter = _parse(address)
     length = STRING_LENGTH

@@ -45,6 +45,22 @@ def iec_types(*names: str) -> dict[str, str]:
     return table
 
 
+def data_type_of(tag: Tag, table: dict[str, str], what: str) -> str:
+    """The tag's DATA_TYPE as ``table`` names it; LOT412 naming ``what`` (an
+    S7 data type...) and listing the table's types when it is not there."""
+    written = (text(tag.settings, "DATA_TYPE") or "").upper()
+    found = table.get(written)
+    if found is None:
+        names = list(dict.fromkeys(table.values()))
+        raise TagProblem(
+            messages.TYPE_WIDTH_MISMATCH,
+            f"`{written}` is not {what}",
+            f"use {', '.join(names[:-1])} or {names[-1]}",
+            key="DATA_TYPE",
+        )
+    return found
+
+
 _SECONDS = {
     "MILLISECOND": 0.001,
     "SECOND": 1,
