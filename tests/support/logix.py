@@ -14,6 +14,10 @@ and reads values over a connection of its own::
 
 Stopping kills the process, so the route sees what it sees when a
 controller loses power.
+
+cpppo is not a perfect Logix: it answers a request for a CIP instance it
+does not have with a bare encapsulation error and then drops the session,
+where a controller answers with a CIP status; tests stay on objects it has.
 """
 
 from __future__ import annotations
