@@ -114,6 +114,21 @@ def test_files_closed_to_stay_under_the_limit_go_on_where_they_were(
     assert (folder / "c.csv").read_text() == "n\n0\n1\n2\n"
 
 
+def test_json_files_roll_as_valid_arrays(tmp_path, mosquitto):
+    folder = tmp_path / "out"
+    events = (StoreEvent(name="R", source="r/+", table="r"),)
+    route = FileRoute(
+        name="Files", folder=str(folder), events=events, fmt="JSON", max_records=2
+    )
+    with _run(tmp_path, mosquitto, route):
+        for number in range(5):
+            mosquitto.publish(f"r/{number}", json.dumps({"n": number}).encode())
+        _wait(route, 5)
+    assert json.loads((folder / "r.1.json").read_text()) == [{"n": 0}, {"n": 1}]
+    assert json.loads((folder / "r.2.json").read_text()) == [{"n": 2}, {"n": 3}]
+    assert json.loads((folder / "r.json").read_text()) == [{"n": 4}]
+
+
 def test_append_goes_on_with_the_file_and_repairs_a_cut_json_file(tmp_path, mosquitto):
     folder = tmp_path / "out"
     folder.mkdir()

@@ -13,7 +13,12 @@ import urllib.request
 import pytest
 from lot_runtime import Site
 from lot_runtime.routes import Secret
-from lot_runtime.routes.rest import RestClientRoute, RestEvent, RestServerRoute
+from lot_runtime.routes.rest import (
+    MAX_RESPONSE,
+    RestClientRoute,
+    RestEvent,
+    RestServerRoute,
+)
 from support.http_api import HttpApi
 from support.mosquitto import free_port
 
@@ -123,6 +128,32 @@ def test_refusals_and_unfillable_messages_go_to_dead_letters(tmp_path, mosquitto
         ("Gone", "dl/gone", "HTTP 404 Not Found"),
     ]
     assert sorted(r.path for r in api.requests) == ["/c/Porto", "/missing"]
+
+
+def test_answers_are_published_whole_up_to_the_limit(tmp_path, mosquitto, api):
+    big = bytes(range(256)) * 4096  # 1 MiB: many reads of the socket
+    api.answer("/big", status=200, body=big)
+    api.answer("/huge", status=200, body=b"x" * (MAX_RESPONSE + 1))
+    events = (
+        RestEvent(name="Big", source="h/big", endpoint="/big", destination="h/big/out"),
+        RestEvent(name="Huge", source="h/huge", endpoint="/huge", destination="h/out"),
+    )
+    site, environ = _site(tmp_path, "huge", _client(api, *events))
+    with mosquitto.collect("h/#", "lot/huge/deadletter/#") as seen:
+        with RunningSite(site, mosquitto.url, environ=environ):
+            mosquitto.publish("h/huge", b"1")
+            mosquitto.publish("h/big", b"2")
+            seen.wait_until(
+                lambda ms: (
+                    {"h/big/out", "lot/huge/deadletter/Api"} <= {m.topic for m in ms}
+                ),
+                20,
+            )
+    assert seen.payloads("h/big/out") == [big]
+    assert not seen.payloads("h/out")
+    [letter] = [json.loads(p) for p in seen.payloads("lot/huge/deadletter/Api")]
+    assert letter["event"] == "Huge"
+    assert f"larger than {MAX_RESPONSE} bytes" in letter["reason"]
 
 
 def test_an_api_outage_loses_nothing(tmp_path, mosquitto, api):

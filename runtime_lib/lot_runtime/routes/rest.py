@@ -201,10 +201,16 @@ async def _send(
                 raise Retry(f"HTTP {answer.status} {answer.reason or ''}".strip())
             if not 200 <= answer.status < 300:
                 raise Refuse(f"HTTP {answer.status} {answer.reason or ''}".strip())
-            content = await answer.content.read(MAX_RESPONSE + 1)
-            if len(content) > MAX_RESPONSE:
-                raise Refuse(f"the response is larger than {MAX_RESPONSE} bytes")
-            return content
+            # The whole body, never more than the limit: one read() returns
+            # only what has arrived, which would publish a part of it.
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in answer.content.iter_chunked(2**16):
+                size += len(chunk)
+                if size > MAX_RESPONSE:
+                    raise Refuse(f"the response is larger than {MAX_RESPONSE} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         raise Retry(describe(exc)) from exc
     except aiohttp.InvalidURL as exc:
