@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -259,7 +260,11 @@ def _row_reader(event: Event, constants: Mapping[str, str]) -> Any:
 
 
 def _bindable(value: Any) -> Any:
-    """A read value as the driver binds it."""
+    """A read value as the driver binds it.  NaN and infinities (which JSON
+    payloads may hold) have no MySQL spelling: the driver would write them
+    as bare words, which the server reads as column names."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadValue(f"{value} is not a number MySQL can store")
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, dt.datetime):
