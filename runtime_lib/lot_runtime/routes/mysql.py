@@ -49,8 +49,8 @@ log = logging.getLogger("lot")
 
 # Server errors that refuse one row for its data (SQLSTATE 22xxx and 23xxx).
 DATA_ERRORS = frozenset(
-    {1048, 1062, 1169, 1216, 1217, 1264, 1265, 1292, 1364, 1366, 1367, 1406}
-    | {1451, 1452, 1557, 1586, 3819, 4025}
+    {1048, 1062, 1169, 1216, 1217, 1264, 1265, 1292, 1364, 1365, 1366, 1367}
+    | {1406, 1411, 1441, 1451, 1452, 1557, 1586, 1690, 3140, 3819, 4025}
 )
 _MAX_IDENTIFIER = 64  # characters of a MySQL column name
 # No such table, no such column: a CLEAN table's columns must be read again.
