@@ -43,6 +43,20 @@ def test_csv_tables_take_their_header_from_the_first_record(tmp_path, mosquitto)
     )
 
 
+def test_an_empty_object_has_no_csv_row(tmp_path, mosquitto):
+    folder = tmp_path / "out"
+    events = (StoreEvent(name="T", source="e/+", table="t"),)
+    route = FileRoute(name="Files", folder=str(folder), events=events)
+    with mosquitto.collect("lot/files/deadletter/#") as seen:
+        with _run(tmp_path, mosquitto, route):
+            mosquitto.publish("e/1", b"{}")
+            mosquitto.publish("e/2", b'{"a": 1}')
+            _wait(route, 2)
+            seen.wait_for(1)
+    assert (folder / "t.csv").read_text() == "a\n1\n"
+    assert "no columns" in json.loads(seen.messages[0].payload)["reason"]
+
+
 def test_json_tables_stay_valid_arrays(tmp_path, mosquitto):
     folder = tmp_path / "out"
     events = (
@@ -179,13 +193,15 @@ def test_append_lines_and_names_that_leave_the_folder(tmp_path, mosquitto):
             mosquitto.publish("sensors/pump/log", b"1.5")
             mosquitto.publish("sensors/pump/log", b"1.7")
             mosquitto.publish("named", b"../escape")
-            _wait(route, 3)
-            seen.wait_for(1)
+            mosquitto.publish("named", b"nul\x00byte")
+            _wait(route, 4)
+            seen.wait_for(2)
     lines = (folder / "pump.csv").read_text().splitlines()
     assert [line.split(",")[1] for line in lines] == ["1.5", "1.7"]
     assert not (tmp_path / "escape.log").exists()
-    letter = json.loads(seen.messages[0].payload)
-    assert "is not a file name inside the storage folder" in letter["reason"]
+    for message in seen.messages:
+        reason = json.loads(message.payload)["reason"]
+        assert "is not a file name inside the storage folder" in reason
 
 
 def test_a_storage_path_that_is_a_file_keeps_the_records(tmp_path, mosquitto):

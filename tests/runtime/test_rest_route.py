@@ -66,6 +66,24 @@ def test_a_message_becomes_a_request_and_the_answer_is_published(
     assert (answer.topic, answer.payload) == ("weather/forecast/a b", b'{"temp":21.5}')
 
 
+def test_a_message_that_names_no_answer_topic_never_calls_the_api(
+    tmp_path, mosquitto, api
+):
+    event = RestEvent(
+        name="Ask", source="ask", endpoint="/q", destination="answers/{payload}"
+    )
+    site, environ = _site(tmp_path, "wild", _client(api, event))
+    with mosquitto.collect("lot/wild/deadletter/#", "answers/#") as seen:
+        with RunningSite(site, mosquitto.url, environ=environ):
+            mosquitto.publish("ask", b"+")
+            mosquitto.publish("ask", b"ok")
+            seen.wait_for(2)
+    assert [r.path for r in api.requests] == ["/q"]
+    assert seen.payloads("answers/ok") == [b"echo:"]
+    [letter] = [json.loads(p) for p in seen.payloads("lot/wild/deadletter/Api")]
+    assert "`answers/+` is not a topic" in letter["reason"]
+
+
 def test_bodies_are_filled_and_typed(tmp_path, mosquitto, api):
     events = (
         RestEvent(

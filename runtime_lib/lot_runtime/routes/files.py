@@ -233,6 +233,8 @@ class FileRoute(SpooledSender):
         record: dict[str, Any] = (
             dict(data) if isinstance(data, dict) else {"value": data}
         )
+        if not record and self.fmt != "JSON":
+            raise Refuse("an empty object has no columns for a CSV row")
         if self.include_timestamp:
             record = {"timestamp": self._timestamp(message.at), **record}
         path = self._path(self.pattern.replace("{0}", spec.table), message.at)
@@ -293,7 +295,7 @@ class FileRoute(SpooledSender):
         name = name.replace("{date}", day.strftime("%Y-%m-%d"))
         if "%" in name:
             name = day.strftime(name)
-        if not name or "/" in name or "\\" in name or name in (".", ".."):
+        if not name or any(c in name for c in "/\\\0") or name in (".", ".."):
             raise Refuse(f"`{name}` is not a file name inside the storage folder")
         return self.folder / name
 

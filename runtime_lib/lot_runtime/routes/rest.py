@@ -149,10 +149,15 @@ class RestClientRoute(SpooledSender):
     async def send(self, event: int, message: Message, context: RouteContext) -> None:
         assert self._session is not None
         url, body = self._requests[event](message)
-        answer = await _send(self._session, self.events[event].method, url, body)
         target = self._destinations[event]
-        if target is not None:
-            context.publish(target.fill(message), answer)
+        # The answer's topic before the request: a message that cannot
+        # name one is refused without calling the API at all.
+        topic = target.fill(message) if target is not None else None
+        if topic is not None and not _one_topic(topic):
+            raise Refuse(f"`{topic}` is not a topic to publish the answer on")
+        answer = await _send(self._session, self.events[event].method, url, body)
+        if topic is not None:
+            context.publish(topic, answer)
 
     def _base(self, context: RouteContext) -> str:
         """The base address, with a scheme (https with USE_SSL) when it was
@@ -163,6 +168,11 @@ class RestClientRoute(SpooledSender):
             return written
         secure = str(context.resolve(self.settings["use_ssl"])).lower() == "true"
         return ("https://" if secure else "http://") + written
+
+
+def _one_topic(topic: str) -> bool:
+    """Whether a filled topic names one topic (no wildcard, not empty)."""
+    return bool(topic) and "+" not in topic and "#" not in topic and "\0" not in topic
 
 
 def _request_maker(
