@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from . import values
-from .topics import fill
+from .topics import InvalidTopic, fill, publishable
 
 __all__ = ["Execution", "SiteState"]
 
@@ -193,6 +193,9 @@ class Execution:
     def _record(
         self, kind: str, topic: str, data: bytes, qos: int, retain: bool
     ) -> None:
+        if not publishable(topic):
+            # Abandons the execution, as any value that breaks it does.
+            raise InvalidTopic(f"{kind} to {topic!r}, which is not one topic")
         text = data.decode("utf-8", errors="replace")
         self._ops.append((kind, topic, data, text, qos, retain))
         self._written[topic] = text

@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 import mqtt5
 
 from .link import Link, LinkError, open_link
+from .topics import publishable
 
 __all__ = ["BrokerAddress", "Connection", "ConnectionSettings", "Done", "Ticket"]
 
@@ -156,6 +157,7 @@ class Connection:
         self._on_ready = on_ready
         self._before_acknowledging = before_acknowledging
         self._outbox: deque[_Outgoing] = deque()
+        self._refused_topics: set[str] = set()  # warned of once each
         self._inflight: dict[int, _Outgoing] = {}  # by packet id, in send order
         self._held: deque[_Held] = deque()
         # Acknowledgements waiting for a deferred one before them, in the
@@ -197,6 +199,15 @@ class Connection:
         `on_done(False)` when the link dropped first, in which case the
         connection does not send it again.
         """
+        if not publishable(topic):
+            # A broker drops a client that publishes on such a topic, and
+            # the message would be sent again after every reconnect.
+            if topic not in self._refused_topics and len(self._refused_topics) < 100:
+                self._refused_topics.add(topic)
+                log.warning("dropped a message for %r, which is not one topic", topic)
+            if on_done is not None:
+                on_done(True)  # settled: it can never be sent
+            return
         self._outbox.append((topic, payload, qos, retain, on_done))
         self._kick()
 

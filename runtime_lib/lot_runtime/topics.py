@@ -13,9 +13,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["Dispatcher", "Plan", "fill", "matches"]
+__all__ = ["Dispatcher", "InvalidTopic", "Plan", "fill", "matches", "publishable"]
 
 T = TypeVar("T")
+
+
+class InvalidTopic(ValueError):
+    """A topic that a message cannot be published on."""
+
+
+def publishable(topic: str) -> bool:
+    """Whether ``topic`` names one topic MQTT lets a client publish on: not
+    empty, no wildcard, no NUL, at most 65,535 bytes of UTF-8.  Topics
+    computed from payloads can be none of these, and a broker drops the
+    client that publishes on one."""
+    if not topic or "+" in topic or "#" in topic or "\0" in topic:
+        return False
+    return len(topic.encode("utf-8", errors="replace")) <= 65_535
+
 
 # How many distinct topics a dispatcher remembers before it starts afresh.
 _MEMO_LIMIT = 50_000
