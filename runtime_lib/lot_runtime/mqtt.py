@@ -59,6 +59,8 @@ OUTBOX_CAPACITY = 10_000  # messages waiting to be sent
 HELD_CAPACITY = 10_000  # received messages waiting for room in the outbox
 MAX_INFLIGHT = 1_000  # unconfirmed QoS 1 messages we send; < 65,535 ids
 RECEIVE_MAXIMUM = 100  # unconfirmed QoS 1 messages the broker may send us
+MAX_PACKET = 268_435_455  # bytes: the largest packet MQTT can frame
+_PUBLISH_OVERHEAD = 16  # fixed header, topic length, packet id, properties
 SESSION_EXPIRY = 24 * 3600  # seconds the broker keeps our session offline
 KEEP_ALIVE = 60  # seconds
 # Reconnect delays: 0.5 s doubling to 8 s (times a random factor in
@@ -168,6 +170,9 @@ class Connection:
         self._deferred: Ticket | None = None
         self._window = MAX_INFLIGHT
         self._keep_alive = KEEP_ALIVE
+        # The largest packet the broker takes: MQTT's own limit until its
+        # CONNACK says less.
+        self._max_packet = MAX_PACKET
         self._last_id = 0
         self._link: Link | None = None  # set while the session is up
         self._connack: asyncio.Future[mqtt5.ConnAckPacket] | None = None
@@ -199,12 +204,22 @@ class Connection:
         `on_done(False)` when the link dropped first, in which case the
         connection does not send it again.
         """
-        if not publishable(topic):
-            # A broker drops a client that publishes on such a topic, and
+        size = len(payload) + len(topic) * 4 + _PUBLISH_OVERHEAD
+        if not publishable(topic) or (
+            size > self._max_packet
+            and len(payload) + len(topic.encode()) + _PUBLISH_OVERHEAD
+            > self._max_packet
+        ):
+            # A broker drops a client that publishes such a message, and
             # the message would be sent again after every reconnect.
             if topic not in self._refused_topics and len(self._refused_topics) < 100:
                 self._refused_topics.add(topic)
-                log.warning("dropped a message for %r, which is not one topic", topic)
+                why = (
+                    "which is not one topic"
+                    if not publishable(topic)
+                    else f"larger than the {self._max_packet} bytes the broker takes"
+                )
+                log.warning("dropped a message for %r, %s", topic, why)
             if on_done is not None:
                 on_done(True)  # settled: it can never be sent
             return
@@ -513,6 +528,7 @@ class Connection:
             link.close()
             raise LinkError(f"the broker refused us: {connack.reason_code.name}")
         self._window = max(1, min(MAX_INFLIGHT, connack.receive_max))
+        self._max_packet = min(MAX_PACKET, connack.max_packet_size or MAX_PACKET)
         self._keep_alive = connack.server_keep_alive or KEEP_ALIVE
         self._link = link
         self._handling = True
