@@ -71,6 +71,7 @@ FLUSH_TIMEOUT = 10.0
 REST_AFTER = 16  # packets in one read that show a backlog to drain
 
 _PINGREQ = mqtt5.PingReqPacket().write()
+_QOS0 = mqtt5.QoS.AT_MOST_ONCE
 _QOS1 = mqtt5.QoS.AT_LEAST_ONCE
 _T = TypeVar("_T")
 
@@ -173,6 +174,9 @@ class Connection:
         # The largest packet the broker takes: MQTT's own limit until its
         # CONNACK says less.
         self._max_packet = MAX_PACKET
+        # What the broker supports, as it said (or refused) when we connected.
+        self._retain_ok = True
+        self._max_qos = 1
         self._last_id = 0
         self._link: Link | None = None  # set while the session is up
         self._connack: asyncio.Future[mqtt5.ConnAckPacket] | None = None
@@ -223,8 +227,13 @@ class Connection:
             if on_done is not None:
                 on_done(True)  # settled: it can never be sent
             return
+        if qos > self._max_qos or (retain and not self._retain_ok):
+            qos, retain = min(qos, self._max_qos), retain and self._retain_ok
         self._outbox.append((topic, payload, qos, retain, on_done))
         self._kick()
+
+    def _limited(self, what: str) -> None:
+        log.warning("the broker %s", what)
 
     def defer(self) -> Ticket | None:
         """Called by a message handler: hold this message's acknowledgement
@@ -500,33 +509,62 @@ class Connection:
     async def _connect(self) -> Link:
         s = self.settings
         broker = s.broker
-        link = await open_link(
-            self,
-            broker.host,
-            broker.port,
-            tls=s.tls_context if s.tls_context is not None else broker.tls,
-            timeout=CONNECT_TIMEOUT,
-        )
-        connect = mqtt5.ConnectPacket(
-            s.client_id,
-            username=broker.username,
-            password=broker.password.encode() if broker.password is not None else None,
-            clean_start=s.clean_start,
-            will=mqtt5.Will(s.status_topic, payload=b"offline", qos=_QOS1, retain=True),
-            keep_alive=KEEP_ALIVE,
-            session_expiry_interval=0 if s.clean_start else SESSION_EXPIRY,
-            receive_max=RECEIVE_MAXIMUM,
-        )
-        self._connack = asyncio.get_running_loop().create_future()
-        link.write([connect.write()])
-        try:
-            connack = await _answer(link, self._connack, "CONNACK")
-        except LinkError:
-            link.close()
-            raise
+        while True:
+            link = await open_link(
+                self,
+                broker.host,
+                broker.port,
+                tls=s.tls_context if s.tls_context is not None else broker.tls,
+                timeout=CONNECT_TIMEOUT,
+            )
+            will = mqtt5.Will(
+                s.status_topic,
+                payload=b"offline",
+                qos=_QOS1 if self._max_qos else _QOS0,
+                retain=self._retain_ok,
+            )
+            connect = mqtt5.ConnectPacket(
+                s.client_id,
+                username=broker.username,
+                password=(
+                    broker.password.encode() if broker.password is not None else None
+                ),
+                clean_start=s.clean_start,
+                will=will,
+                keep_alive=KEEP_ALIVE,
+                session_expiry_interval=0 if s.clean_start else SESSION_EXPIRY,
+                receive_max=RECEIVE_MAXIMUM,
+            )
+            self._connack = asyncio.get_running_loop().create_future()
+            link.write([connect.write()])
+            try:
+                connack = await _answer(link, self._connack, "CONNACK")
+            except LinkError:
+                link.close()
+                raise
+            code = connack.reason_code
+            # A broker that keeps no retained messages, or takes nothing
+            # above QoS 0, refuses the will as well: ask again without.
+            if code == mqtt5.ConnAckReasonCode.RETAIN_NOT_SUPPORTED and self._retain_ok:
+                link.close()
+                self._limited("keeps no retained messages: the status is not retained")
+                self._retain_ok = False
+                continue
+            if code == mqtt5.ConnAckReasonCode.QUALITY_NOT_SUPPORTED and self._max_qos:
+                link.close()
+                self._limited("takes QoS 0 only: messages may be lost on the way")
+                self._max_qos = 0
+                continue
+            break
         if connack.reason_code != mqtt5.ConnAckReasonCode.SUCCESS:
             link.close()
             raise LinkError(f"the broker refused us: {connack.reason_code.name}")
+        if not connack.retain_available and self._retain_ok:
+            self._limited("keeps no retained messages: the status is not retained")
+            self._retain_ok = False
+        if int(connack.max_qos.value) < self._max_qos:
+            self._limited("takes QoS 0 only: messages may be lost on the way")
+            self._max_qos = int(connack.max_qos.value)
         self._window = max(1, min(MAX_INFLIGHT, connack.receive_max))
         self._max_packet = min(MAX_PACKET, connack.max_packet_size or MAX_PACKET)
         self._keep_alive = connack.server_keep_alive or KEEP_ALIVE
