@@ -59,6 +59,9 @@ OUTBOX_CAPACITY = 10_000  # messages waiting to be sent
 HELD_CAPACITY = 10_000  # received messages waiting for room in the outbox
 MAX_INFLIGHT = 1_000  # unconfirmed QoS 1 messages we send; < 65,535 ids
 RECEIVE_MAXIMUM = 100  # unconfirmed QoS 1 messages the broker may send us
+# What a site says once when its broker takes less than it asks for.
+_NO_RETAIN = "the broker keeps no retained messages: the status is not retained"
+_QOS0_ONLY = "the broker takes QoS 0 only: messages may be lost on the way"
 MAX_PACKET = 268_435_455  # bytes: the largest packet MQTT can frame
 _PUBLISH_OVERHEAD = 16  # fixed header, topic length, packet id, properties
 SESSION_EXPIRY = 24 * 3600  # seconds the broker keeps our session offline
@@ -231,9 +234,6 @@ class Connection:
             qos, retain = min(qos, self._max_qos), retain and self._retain_ok
         self._outbox.append((topic, payload, qos, retain, on_done))
         self._kick()
-
-    def _limited(self, what: str) -> None:
-        log.warning("the broker %s", what)
 
     def defer(self) -> Ticket | None:
         """Called by a message handler: hold this message's acknowledgement
@@ -547,12 +547,16 @@ class Connection:
             # above QoS 0, refuses the will as well: ask again without.
             if code == mqtt5.ConnAckReasonCode.RETAIN_NOT_SUPPORTED and self._retain_ok:
                 link.close()
-                self._limited("keeps no retained messages: the status is not retained")
+                log.warning(
+                    "the broker keeps no retained messages: the status is not retained"
+                )
                 self._retain_ok = False
                 continue
             if code == mqtt5.ConnAckReasonCode.QUALITY_NOT_SUPPORTED and self._max_qos:
                 link.close()
-                self._limited("takes QoS 0 only: messages may be lost on the way")
+                log.warning(
+                    "the broker takes QoS 0 only: messages may be lost on the way"
+                )
                 self._max_qos = 0
                 continue
             break
@@ -560,10 +564,12 @@ class Connection:
             link.close()
             raise LinkError(f"the broker refused us: {connack.reason_code.name}")
         if not connack.retain_available and self._retain_ok:
-            self._limited("keeps no retained messages: the status is not retained")
+            log.warning(
+                "the broker keeps no retained messages: the status is not retained"
+            )
             self._retain_ok = False
         if int(connack.max_qos.value) < self._max_qos:
-            self._limited("takes QoS 0 only: messages may be lost on the way")
+            log.warning(_QOS0_ONLY)
             self._max_qos = int(connack.max_qos.value)
         self._window = max(1, min(MAX_INFLIGHT, connack.receive_max))
         self._max_packet = min(MAX_PACKET, connack.max_packet_size or MAX_PACKET)

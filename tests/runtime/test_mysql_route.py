@@ -255,7 +255,8 @@ def test_a_missing_table_and_a_restart_lose_nothing(tmp_path, mosquitto, mariadb
 def test_connection_settings_and_strings():
     uri = connect_arguments(
         {
-            "connection_string": "mysql://u%40x:p%3Bw@db.lan:3307/plant?ssl-mode=REQUIRED"
+            "connection_string": "mysql://u%40x:p%3Bw@db.lan:3307/plant"
+            "?ssl-mode=REQUIRED"
         },
         timeout=5,
     )

@@ -211,9 +211,7 @@ class FileRoute(SpooledSender):
         ]
 
     async def close(self) -> None:
-        for file in self._files.values():
-            file.handle.close()
-        self._files.clear()
+        self._forget_files()
 
     async def send(self, event: int, message: Message, context: RouteContext) -> None:
         spec = self.events[event]

@@ -47,7 +47,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from ..topics import Dispatcher
+from ..topics import Dispatcher, publishable
 from . import RouteContext, Setting
 from .spooled import (
     Refuse,
@@ -153,7 +153,7 @@ class RestClientRoute(SpooledSender):
         # The answer's topic before the request: a message that cannot
         # name one is refused without calling the API at all.
         topic = target.fill(message) if target is not None else None
-        if topic is not None and not _one_topic(topic):
+        if topic is not None and not publishable(topic):
             raise Refuse(f"`{topic}` is not a topic to publish the answer on")
         answer = await _send(self._session, self.events[event].method, url, body)
         if topic is not None:
@@ -168,11 +168,6 @@ class RestClientRoute(SpooledSender):
             return written
         secure = str(context.resolve(self.settings["use_ssl"])).lower() == "true"
         return ("https://" if secure else "http://") + written
-
-
-def _one_topic(topic: str) -> bool:
-    """Whether a filled topic names one topic (no wildcard, not empty)."""
-    return bool(topic) and "+" not in topic and "#" not in topic and "\0" not in topic
 
 
 def _request_maker(
@@ -199,7 +194,9 @@ async def _send(
     data = None
     if body is not None:
         data = body.encode()
-        headers["Content-Type"] = _content_type(body)
+        headers["Content-Type"] = (
+            "application/json" if _is_json(body) else "text/plain; charset=utf-8"
+        )
     try:
         # encoded=True: the endpoint's values are percent-encoded already, and
         # requoting would turn a value's %2F back into a path separator.
@@ -229,12 +226,12 @@ async def _send(
         raise Refuse(describe(exc)) from exc
 
 
-def _content_type(body: str) -> str:
+def _is_json(data: str | bytes) -> bool:
     try:
-        json.loads(body)
+        json.loads(data)
     except ValueError:
-        return "text/plain; charset=utf-8"
-    return "application/json"
+        return False
+    return True
 
 
 # ------------------------------------------------------------------ server
@@ -338,19 +335,12 @@ class RestServerRoute:
             payload = kept.get(source)
             if payload is None:
                 return web.Response(status=204)
-            return web.Response(body=payload, content_type=_payload_type(payload))
+            kind = "application/json" if _is_json(payload) else "text/plain"
+            return web.Response(body=payload, content_type=kind)
         values = {
             topic: _json_value(payload) for topic, payload in sorted(kept.items())
         }
         return web.json_response(values)
-
-
-def _payload_type(payload: bytes) -> str:
-    try:
-        json.loads(payload)
-    except ValueError:
-        return "text/plain"
-    return "application/json"
 
 
 def _json_value(payload: bytes) -> Any:

@@ -293,12 +293,13 @@ class SpooledSender:
                     await self.send_batch(event, messages, context)
             except Retry as exc:
                 return [str(exc)] * len(group)
-            except (Refuse, BadValue):
-                return [await one(record, event) for record, _ in group]
-            except Exception:  # noqa: BLE001 - found, and logged, one by one
+            except Exception:  # noqa: BLE001 - Refuse or worse: found one by one
                 return [await one(record, event) for record, _ in group]
             self.sent += len(group)
             return [None] * len(group)
+
+        async def alone(job: tuple[Record, int]) -> list[str | None]:
+            return [await one(*job)]
 
         async def send_jobs(jobs: list[tuple[Record, int]]) -> list[str | None]:
             runs: list[list[tuple[Record, int]]] = []
@@ -308,13 +309,9 @@ class SpooledSender:
                 else:
                     runs.append([job])
             done = await asyncio.gather(
-                *(together(run) if len(run) > 1 else one(*run[0]) for run in runs)
+                *(together(run) if len(run) > 1 else alone(run[0]) for run in runs)
             )
-            return [
-                outcome
-                for run, found in zip(runs, done, strict=True)
-                for outcome in (found if isinstance(found, list) else [found])
-            ]
+            return [outcome for found in done for outcome in found]
 
         pending = jobs
         while pending:
